@@ -1,0 +1,37 @@
+"""Reshaping between user arrays and the ``(n_rows, d)`` batches the kernels take.
+
+``axis=None`` treats the whole array as one vector (one row); an integer axis
+makes every 1-D slice along that axis a row.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["to_rows", "from_rows", "rows_view"]
+
+
+def to_rows(a: np.ndarray, axis) -> np.ndarray:
+    """C-contiguous ``(n_rows, d)`` array of the slices of ``a`` along ``axis``."""
+    if axis is None:
+        return np.ascontiguousarray(a).reshape(1, a.size)
+    moved = np.moveaxis(a, axis, -1)
+    return np.ascontiguousarray(moved).reshape(-1, a.shape[axis])
+
+
+def from_rows(rows: np.ndarray, shape: tuple, axis) -> np.ndarray:
+    """Inverse of :func:`to_rows` for an array of the original ``shape``."""
+    if axis is None:
+        return rows.reshape(shape)
+    moved_shape = shape[:axis] + shape[axis + 1:] + (shape[axis],)
+    return np.moveaxis(rows.reshape(moved_shape), -1, axis)
+
+
+def rows_view(a: np.ndarray, axis):
+    """A ``(n_rows, d)`` C-contiguous *view* of ``a``, or None if that needs a copy."""
+    if not a.flags.c_contiguous:
+        return None
+    if axis is None:
+        return a.reshape(1, a.size)
+    if axis != a.ndim - 1:
+        return None
+    return a.reshape(-1, a.shape[axis])

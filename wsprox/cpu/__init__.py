@@ -1,0 +1,26 @@
+"""CPU backend: Numba kernels, one module per collision algorithm.
+
+Every algorithm module exposes the same kernel,
+
+``solve(x, lam, starts, counts, rounds)``
+    ``x`` is a ``(n_rows, d)`` float64 array whose rows are sorted ascending.
+    For every row ``r`` the kernel writes the partition of ``0..d-1`` into the
+    blocks (clusters) of the isotonic regression of ``z = x + v``: their start
+    indices ascending into ``starts[r, :counts[r]]`` with the sentinel
+    ``starts[r, counts[r]] = d``, and the rounds it used into ``rounds[r]``.
+
+and :func:`wsprox.cpu.pipeline.prox_rows` does the rest (rank, gather, block
+values, soft-threshold, scatter), identical for every algorithm.
+"""
+from . import pava
+from .pipeline import prox_rows
+
+#: The collision algorithms of this backend, by method name.
+SOLVERS = {
+    "pava": pava.solve,
+}
+
+#: The method ``method="auto"`` picks on this backend.
+AUTO_METHOD = "pava"
+
+__all__ = ["SOLVERS", "AUTO_METHOD", "prox_rows"]

@@ -1,0 +1,60 @@
+r"""Pool adjacent violators (PAVA), the sequential collision algorithm.
+
+Particles are pushed left to right onto a stack of blocks; while the top
+block's value (its position at time 1) is not above the value of the block
+beneath it, the two collide and merge:
+
+.. code-block:: text
+
+    for k in 0..d-1:
+        push block [k, k]
+        while top two blocks a..m-1, m..k have value(a..m-1) >= value(m..k):
+            merge them into a..k
+
+Each particle is pushed once and popped at most once: :math:`O(d)` work and
+depth after the sort. Rows of a batch run in parallel (``prange``), each row
+sequentially; ``rounds`` is ``d``, the sequential steps of the row.
+"""
+import numpy as np
+from numba import njit, prange
+
+from .blocks import block_value
+
+__all__ = ["solve", "pava_row"]
+
+
+@njit(cache=True)
+def pava_row(x, lam, starts, sums):
+    """Blocks of one sorted row ``x``; returns their number.
+
+    ``starts`` (length ``d + 1``) receives the block starts and the sentinel
+    ``d``; ``sums`` (length ``d``) is scratch for the blocks' sums of ``x``.
+    """
+    d = x.size
+    top = 0
+    for k in range(d):
+        a = k
+        s = x[k]
+        while top > 0:
+            pa = starts[top - 1]
+            ps = sums[top - 1]
+            if block_value(ps, lam, d, pa, a - 1) < block_value(s, lam, d, a, k):
+                break
+            a = pa
+            s += ps
+            top -= 1
+        starts[top] = a
+        sums[top] = s
+        top += 1
+    starts[top] = d
+    return top
+
+
+@njit(cache=True, parallel=True)
+def solve(x, lam, starts, counts, rounds):
+    """Blocks of every sorted row of ``x`` (see :mod:`wsprox.cpu`)."""
+    n, d = x.shape
+    for r in prange(n):
+        sums = np.empty(d)
+        counts[r] = pava_row(x[r], lam, starts[r], sums)
+        rounds[r] = d

@@ -1,0 +1,158 @@
+r"""The prox pipeline around a collision algorithm, on the CPU.
+
+For each row ``w`` of a batch:
+
+1. rank: ``order = argsort(w)`` and gather ``x = w[order]`` (float64);
+2. collide: ``solve`` partitions ``0..d-1`` into the blocks of the isotonic
+   regression of ``z = x + v`` (:mod:`wsprox.cpu` states the contract);
+3. settle: every block's value, ``mean(x_a..x_b) + lam (d-1-a-b)/(d-1)``,
+   summed over the block in compensated float64, then soft-thresholded by
+   ``l1``;
+4. scatter: ``out[order[k]] = value of the block holding k``.
+
+Steps 1, 3 and 4 are the same for every algorithm and run in parallel over
+the elements (one row) or the rows (a batch).
+"""
+import numpy as np
+from numba import njit, prange
+
+from .blocks import block_value
+
+__all__ = ["prox_rows", "rank_rows"]
+
+
+def rank_rows(rows):
+    """Per-row ascending order and the sorted values as float64."""
+    order = np.argsort(rows, axis=1)
+    x = np.empty(rows.shape)
+    _gather(rows, order, x)
+    return order, x
+
+
+def prox_rows(solve, rows, lam, l1, out, labels=None):
+    """Prox every row of ``rows`` into ``out`` with the collision kernel ``solve``.
+
+    Parameters
+    ----------
+    solve : numba dispatcher
+        A collision kernel of :mod:`wsprox.cpu`.
+    rows : ndarray, shape (n, d), float32 or float64, C-contiguous
+        The input rows; read only.
+    lam, l1 : float
+        Penalty weights, validated.
+    out : ndarray, shape (n, d), float32 or float64, C-contiguous
+        Receives the prox; may be ``rows`` itself.
+    labels : ndarray, shape (n, d), int64, optional
+        Receives the cluster labels (0..K-1 by increasing value).
+
+    Returns
+    -------
+    n_clusters, rounds : ndarray of int64, shape (n,)
+        ``n_clusters`` counts distinct output values per row when ``labels``
+        is given, else the blocks found by ``solve``.
+    """
+    n, d = rows.shape
+    order, x = rank_rows(rows)
+    starts = np.empty((n, d + 1), dtype=np.int64)
+    counts = np.empty(n, dtype=np.int64)
+    rounds = np.zeros(n, dtype=np.int64)
+    solve(x, lam, starts, counts, rounds)
+    values = np.empty((n, d))
+    _block_values(x, starts, counts, lam, l1, values)
+    _scatter(values, starts, counts, order, out)
+    if labels is not None:
+        _labels(out, order, starts, counts, labels)
+    return counts, rounds
+
+
+@njit(cache=True, parallel=True)
+def _gather(rows, order, x):
+    n, d = rows.shape
+    for f in prange(n * d):
+        r = f // d
+        k = f - r * d
+        x[r, k] = rows[r, order[r, k]]
+
+
+@njit(cache=True, inline="always")
+def _block_mean(x, starts, lam, r, b):
+    # Compensated (Neumaier) summation: the block's mean is accurate to a few
+    # ulps however long the block, which the certificate's tolerance expects.
+    a = starts[r, b]
+    e = starts[r, b + 1]
+    total = 0.0
+    carry = 0.0
+    for k in range(a, e):
+        v = x[r, k]
+        t = total + v
+        if abs(total) >= abs(v):
+            carry += (total - t) + v
+        else:
+            carry += (v - t) + total
+        total = t
+    return block_value(total + carry, lam, x.shape[1], a, e - 1)
+
+
+@njit(cache=True, inline="always")
+def _settle(values, counts, l1, r):
+    # Rounding can leave neighbouring blocks a few ulps out of order; a running
+    # max restores the order the exact answer has, then soft-threshold.
+    prev = -np.inf
+    for b in range(counts[r]):
+        v = max(values[r, b], prev)
+        prev = v
+        if v > l1:
+            values[r, b] = v - l1
+        elif v < -l1:
+            values[r, b] = v + l1
+        else:
+            values[r, b] = 0.0
+
+
+@njit(cache=True, parallel=True)
+def _block_values(x, starts, counts, lam, l1, values):
+    n = counts.size
+    if n == 1:
+        for b in prange(counts[0]):
+            values[0, b] = _block_mean(x, starts, lam, 0, b)
+        _settle(values, counts, l1, 0)
+    else:
+        for r in prange(n):
+            for b in range(counts[r]):
+                values[r, b] = _block_mean(x, starts, lam, r, b)
+            _settle(values, counts, l1, r)
+
+
+@njit(cache=True, parallel=True)
+def _scatter(values, starts, counts, order, out):
+    n = counts.size
+    if n == 1:
+        for b in prange(counts[0]):
+            v = values[0, b]
+            for k in range(starts[0, b], starts[0, b + 1]):
+                out[0, order[0, k]] = v
+    else:
+        for r in prange(n):
+            for b in range(counts[r]):
+                v = values[r, b]
+                for k in range(starts[r, b], starts[r, b + 1]):
+                    out[r, order[r, k]] = v
+
+
+@njit(cache=True, parallel=True)
+def _labels(out, order, starts, counts, labels):
+    # Labels number the distinct *output* values: soft-thresholding and the
+    # output dtype can make neighbouring blocks equal, and then they share one.
+    n = counts.size
+    for r in prange(n):
+        label = -1
+        prev = 0.0
+        for b in range(counts[r]):
+            a = starts[r, b]
+            v = out[r, order[r, a]]
+            if label < 0 or v != prev:
+                label += 1
+                prev = v
+            for k in range(a, starts[r, b + 1]):
+                labels[r, order[r, k]] = label
+        counts[r] = label + 1

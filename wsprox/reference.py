@@ -1,0 +1,181 @@
+r"""Exact references for the prox: rational arithmetic and cvxpy.
+
+They are slow and meant for checking: :func:`prox_exact` is the ground truth
+(every operation exact in :class:`fractions.Fraction`), :func:`prox_cvxpy`
+states the problem for a generic conic solver, literally
+(``formulation="pairwise"``) or in its :math:`O(d)` sorted form.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from ._validation import as_float_array, check_choice, check_penalty_weight
+
+__all__ = ["prox_exact", "prox_cvxpy"]
+
+
+def _as_fraction(value, name):
+    if isinstance(value, (Fraction, int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        f = Fraction(int(value)) if isinstance(value, np.integer) else Fraction(value)
+    else:
+        f = Fraction(check_penalty_weight(value, name))
+    if f < 0:
+        raise ValueError(f"{name} must be non-negative, got {f}")
+    return f
+
+
+def _fraction_vector(w):
+    if isinstance(w, np.ndarray) and w.dtype == object or (
+        not isinstance(w, np.ndarray) and any(isinstance(v, Fraction) for v in np.ravel(np.asarray(w, dtype=object)))
+    ):
+        values = np.asarray(w, dtype=object)
+        out = []
+        for i, v in enumerate(values.ravel()):
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (Fraction, int, float, np.integer, np.floating)):
+                raise TypeError(f"w[{i}] is not a real number: {v!r}")
+            if isinstance(v, (float, np.floating)) and not np.isfinite(v):
+                raise ValueError(f"w contains a non-finite value at index {i}")
+            out.append(Fraction(v) if not isinstance(v, np.integer) else Fraction(int(v)))
+        return values.shape, out
+    a = as_float_array(w)
+    return a.shape, [Fraction(float(v)) for v in a.ravel()]
+
+
+def prox_exact(w, lam, *, l1=0, rational=False):
+    r"""The prox of ``lam*R + l1*||.||_1`` in exact rational arithmetic.
+
+    Sorts ``w``, adds the velocities :math:`v_k = \lambda(d+1-2k)/(d-1)`,
+    runs pool-adjacent-violators on the exact values, soft-thresholds and
+    un-sorts, every step in :class:`fractions.Fraction`. Floating inputs are
+    converted exactly (every float is a rational), so the answer is the exact
+    prox of the floats given.
+
+    Parameters
+    ----------
+    w : array_like
+        Real, finite numbers; may hold :class:`~fractions.Fraction` or
+        Python ``int`` objects. Treated as one flattened vector.
+    lam, l1 : float, int or Fraction
+        Penalty weights, ``>= 0``; floats are converted exactly.
+    rational : bool, optional
+        Return an object array of :class:`~fractions.Fraction` instead of
+        float64 (each entry correctly rounded).
+
+    Returns
+    -------
+    ndarray
+        The prox, of ``w``'s shape.
+
+    Notes
+    -----
+    :math:`O(d \log d)` rational operations whose size can grow with ``d``:
+    meant for ``d`` up to a few thousand.
+
+    Examples
+    --------
+    >>> from fractions import Fraction
+    >>> from wsprox.reference import prox_exact
+    >>> prox_exact([0, 1, 10], Fraction(1, 2), rational=True)
+    array([Fraction(1, 2), Fraction(1, 1), Fraction(19, 2)], dtype=object)
+    """
+    lam = _as_fraction(lam, "lam")
+    l1 = _as_fraction(l1, "l1")
+    shape, values = _fraction_vector(w)
+    d = len(values)
+    order = sorted(range(d), key=values.__getitem__)
+    # Blocks on the stack: [start, sum of z, count]; z_k = x_k + lam (d-1-2k)/(d-1).
+    stack = []
+    for k, i in enumerate(order):
+        z = values[i] + (lam * (d - 1 - 2 * k) / (d - 1) if d > 1 else 0)
+        block = [k, z, 1]
+        while stack and stack[-1][1] / stack[-1][2] >= block[1] / block[2]:
+            start, total, count = stack.pop()
+            block = [start, total + block[1], count + block[2]]
+        stack.append(block)
+    result = [Fraction(0)] * d
+    for start, total, count in stack:
+        value = total / count
+        value = value - l1 if value > l1 else (value + l1 if value < -l1 else Fraction(0))
+        for k in range(start, start + count):
+            result[order[k]] = value
+    if rational:
+        out = np.empty(d, dtype=object)
+        out[:] = result
+        return out.reshape(shape)
+    return np.array([float(v) for v in result], dtype=np.float64).reshape(shape)
+
+
+def prox_cvxpy(w, lam, *, l1=0.0, formulation="pairwise", solver="SCS", eps=1e-12, **solver_options):
+    r"""The prox as a cvxpy problem, solved to high accuracy.
+
+    Parameters
+    ----------
+    w : array_like
+        Real, finite values; treated as one flattened vector.
+    lam, l1 : float
+        Penalty weights, ``>= 0``.
+    formulation : {"pairwise", "sorted"}, optional
+        ``"pairwise"`` states :math:`R` literally with all
+        :math:`d(d-1)/2` terms :math:`|x_i - x_j|` (small ``d`` only).
+        ``"sorted"`` uses that the prox keeps the order of ``w``: with
+        :math:`\sigma` sorting ``w``, it minimises
+        :math:`\tfrac12\|x - w\|^2 + \lambda \sum_k c_k x_{\sigma(k)} +
+        \ell_1\|x\|_1` subject to :math:`x_{\sigma(1)} \le \dots \le
+        x_{\sigma(d)}`, an equivalent program of size :math:`O(d)`.
+    solver : str, optional
+        A cvxpy solver name; default SCS.
+    eps : float, optional
+        Accuracy asked of SCS (``eps_abs = eps_rel = eps``); measured here,
+        the pairwise form with SCS at 1e-12 is within about 1e-13 of the exact
+        prox for ``d <= 200``, while default tolerances of other solvers stop
+        near 1e-5. Ignored for other solvers; pass their own options instead.
+    **solver_options
+        Passed on to :meth:`cvxpy.Problem.solve`.
+
+    Returns
+    -------
+    ndarray of float64
+        The solver's answer, of ``w``'s shape.
+
+    Raises
+    ------
+    RuntimeError
+        If the solver does not report an optimal status.
+
+    Examples
+    --------
+    >>> from wsprox.reference import prox_cvxpy
+    >>> prox_cvxpy([0.0, 1.0, 10.0], 0.5).round(8)
+    array([0.5, 1. , 9.5])
+    """
+    import cvxpy as cp
+
+    from .penalty import sorted_weights
+
+    a = as_float_array(w).astype(np.float64)
+    lam = check_penalty_weight(lam, "lam")
+    l1 = check_penalty_weight(l1, "l1")
+    check_choice(formulation, "formulation", ("pairwise", "sorted"))
+    wf = a.ravel()
+    d = wf.size
+    if d == 0:
+        return a.copy()
+    x = cp.Variable(d)
+    objective = 0.5 * cp.sum_squares(x - wf) + l1 * cp.norm1(x)
+    constraints = []
+    if d > 1 and formulation == "pairwise":
+        i, j = np.triu_indices(d, k=1)
+        objective += lam / (d - 1) * cp.norm1(x[i] - x[j])
+    elif d > 1:
+        sigma = np.argsort(wf, kind="stable")
+        objective += lam * (sorted_weights(d) @ x[sigma])
+        constraints.append(cp.diff(x[sigma]) >= 0)
+    if solver == "SCS":
+        solver_options = {"eps_abs": eps, "eps_rel": eps, "max_iters": 1_000_000, **solver_options}
+    problem = cp.Problem(cp.Minimize(objective), constraints)
+    problem.solve(solver=solver, **solver_options)
+    if problem.status != cp.OPTIMAL:
+        raise RuntimeError(f"cvxpy solver {solver} ended with status {problem.status}")
+    return np.asarray(x.value, dtype=np.float64).reshape(a.shape)
