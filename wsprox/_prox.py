@@ -16,6 +16,7 @@ from ._validation import (
     check_choice,
     check_penalty_weight,
     normalize_axis,
+    overflow_scale,
     result_dtype,
 )
 
@@ -137,7 +138,7 @@ def prox_result(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out
     >>> import wsprox
     >>> res = wsprox.prox_result([4.0, 0.0, 1.0, 4.0], 1.0)
     >>> res.x
-    array([3.        , 0.66666667, 1.        , 3.        ])
+    array([3.33333333, 1.        , 1.33333333, 3.33333333])
     >>> res.labels, res.n_clusters
     (array([2, 0, 1, 2]), 3)
     """
@@ -161,7 +162,12 @@ def _prox(w, lam, l1, method, backend, axis, out, *, want_labels):
     out_rows = target if target is not None else np.empty(rows.shape, dtype=dtype)
     labels = np.empty(rows.shape, dtype=np.int64) if want_labels else None
     if rows.size:
+        scale = overflow_scale(rows, lam, l1)
+        if scale != 1.0:
+            rows, lam, l1 = rows * scale, lam * scale, l1 * scale
         n_clusters, rounds = cpu.prox_rows(cpu.SOLVERS[method], rows, lam, l1, out_rows, labels)
+        if scale != 1.0:
+            out_rows /= scale
     else:
         n_clusters = rounds = np.zeros(rows.shape[0], dtype=np.int64)
 
