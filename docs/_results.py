@@ -61,8 +61,10 @@ def _figures(results):
         caption = "\n   ".join(caption.splitlines())
         parts.append(f".. figure:: /results/figures/{png.name}\n   :width: 90%\n\n   {caption}\n\n")
     for csv in tables:
+        # Inline rows: a :file: option would resolve against _generated/, not docs/.
         title = csv.stem.replace("_", " ").capitalize()
-        parts.append(f".. csv-table:: {title}\n   :file: /results/tables/{csv.name}\n   :header-rows: 1\n\n")
+        rows = "".join(f"   {line}\n" for line in csv.read_text().splitlines() if line.strip())
+        parts.append(f".. csv-table:: {title}\n   :header-rows: 1\n\n{rows}\n")
     return "".join(parts)
 
 

@@ -8,6 +8,7 @@ Build (offline, warnings as errors)::
 Links into the NumPy, SciPy and Python documentation (intersphinx) need the
 network, so they are opt-in: set ``WSPROX_DOCS_INTERSPHINX=1``.
 """
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -48,7 +49,10 @@ default_role = "math"
 autosummary_generate = True
 autosummary_imported_members = False
 autodoc_typehints = "none"
-autodoc_default_options = {"members": False}
+autodoc_member_order = "bysource"
+# Optional dependencies of documented modules (wsprox.torch, the CUDA backend):
+# the real ones when installed, stand-ins otherwise, so the `docs` extra alone builds.
+autodoc_mock_imports = [m for m in ("torch", "cupy") if importlib.util.find_spec(m) is None]
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
