@@ -47,6 +47,13 @@ class ProxResult:
         The collision algorithm that ran (``"auto"`` resolved).
     backend : str
         Where it ran (``"auto"`` resolved).
+
+    Examples
+    --------
+    >>> import wsprox
+    >>> res = wsprox.prox_result([0.0, 1.0, 10.0], 2.0)
+    >>> res.x, res.labels, res.n_clusters
+    (array([1.5, 1.5, 8. ]), array([0, 0, 1]), 2)
     """
 
     x: np.ndarray

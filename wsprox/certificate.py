@@ -69,6 +69,13 @@ class OptimalityCertificate:
         ``0.5*||x - w||^2 + lam*R(x) + l1*||x||_1`` (summed over slices).
     n_clusters : int
         Number of clusters (groups of equal entries) of ``x``, over all slices.
+
+    Examples
+    --------
+    >>> import wsprox
+    >>> cert = wsprox.check_optimality([0.0, 1.0, 10.0], [1.5, 1.5, 8.0], 2.0)
+    >>> cert.optimal, cert.n_clusters, bool(cert)
+    (True, 2, True)
     """
 
     residual: float
