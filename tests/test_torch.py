@@ -5,15 +5,15 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 
-import wsprox  # noqa: E402
-import wsprox.torch as wt  # noqa: E402
-from conftest import lams, vectors  # noqa: E402
-from wsprox.penalty import sorted_weights  # noqa: E402
+import wsprox
+import wsprox.torch as wt
+from conftest import lams, vectors
+from wsprox.penalty import sorted_weights
 
 NP_DTYPE = {torch.float32: np.float32, torch.float64: np.float64}
 

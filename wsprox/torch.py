@@ -28,7 +28,7 @@ from ._prox import prox as _prox
 from ._validation import check_penalty_weight, normalize_axis
 from .penalty import sorted_weights
 
-__all__ = ["prox_", "WeightSharingProx", "penalty", "clusters", "tie_", "sharing_stats", "SharingStats"]
+__all__ = ["SharingStats", "WeightSharingProx", "clusters", "penalty", "prox_", "sharing_stats", "tie_"]
 
 #: Options a parameter group of :class:`WeightSharingProx` may set for itself.
 GROUP_OPTIONS = ("strength", "l1", "axis")
@@ -225,7 +225,11 @@ class WeightSharingProx:
         self._learning_rates()  # every parameter must be in the optimizer
 
     def step(self):
-        """Apply the prox to every parameter, in place (after ``optimizer.step()``)."""
+        """Apply the prox to every parameter, in place (after ``optimizer.step()``).
+
+        The learning rates are read from the optimizer now, so a scheduler's
+        changes are followed. Example in the class docstring.
+        """
         lrs = self._learning_rates()
         for group, lr in zip(self.param_groups, lrs):
             strength = check_penalty_weight(group["strength"], "strength")
@@ -254,6 +258,21 @@ class WeightSharingProx:
 
         Parameters are recorded by position (``"params"`` holds indices
         numbered across groups), as in an optimizer's state dict.
+
+        Examples
+        --------
+        >>> import torch, wsprox.torch
+        >>> w, b = torch.zeros(4), torch.zeros(2)
+        >>> wsp = wsprox.torch.WeightSharingProx(
+        ...     [{"params": [w]}, {"params": [b], "strength": 0.5}], 2.0, scale_by_lr=False)
+        >>> state = wsp.state_dict()
+        >>> state["param_groups"][1]
+        {'strength': 0.5, 'l1': 0.0, 'axis': None, 'params': [1]}
+        >>> fresh = wsprox.torch.WeightSharingProx([{"params": [w]}, {"params": [b]}], 1.0,
+        ...                                        scale_by_lr=False)
+        >>> fresh.load_state_dict(state)
+        >>> fresh.param_groups[0]["strength"], fresh.param_groups[1]["strength"]
+        (2.0, 0.5)
         """
         groups, start = [], 0
         for group in self.param_groups:
@@ -263,7 +282,7 @@ class WeightSharingProx:
         return {"scale_by_lr": self.scale_by_lr, "method": self.method, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
-        """Restore the options saved by :meth:`state_dict`.
+        """Restore the options saved by :meth:`state_dict` (example there).
 
         The groups must match this object's in number and size; every option
         is validated before anything changes.
