@@ -1,0 +1,44 @@
+"""CUDA backend: Numba CUDA kernels, one module per collision algorithm.
+
+Imported only when a CUDA computation is asked for (``backend="cuda"``, or a
+device array with ``backend="auto"``); :mod:`wsprox.cuda._device` is the one
+module that imports :mod:`numba.cuda`. Without a GPU, set
+``NUMBA_ENABLE_CUDASIM=1`` before Numba is imported to run on the simulator.
+
+Every algorithm module exposes the kernel contract of :mod:`wsprox.cpu` on
+device arrays,
+
+``solve(x, lam, starts, counts, rounds)``
+    ``x`` is a ``(n_rows, d)`` float64 device array whose rows are sorted
+    ascending. For every row ``r`` it writes the start indices of the blocks
+    (clusters) of the isotonic regression of ``z = x + v`` ascending into
+    ``starts[r, :counts[r]]``, the sentinel ``starts[r, counts[r]] = d``, and
+    the rounds it used into ``rounds[r]``; it launches kernels and does not
+    synchronise.
+
+:func:`prox_rows` does the rest on the device (rank, gather, block values,
+soft-threshold, scatter, labels). For timings (``wsprox.bench``):
+``prox_rows(SOLVERS[m], rows, lam, l1, out)`` on device arrays, then
+:func:`synchronize`.
+"""
+from . import front, pava
+from ._device import is_device_array, require_device, simulated, synchronize
+from .pipeline import prox_rows
+
+#: The collision algorithms of this backend, by method name.
+SOLVERS = {
+    "pava": pava.solve,
+}
+
+#: The method ``method="auto"`` picks on this backend.
+AUTO_METHOD = "pava"
+
+__all__ = [
+    "SOLVERS",
+    "AUTO_METHOD",
+    "prox_rows",
+    "synchronize",
+    "require_device",
+    "simulated",
+    "is_device_array",
+]
