@@ -21,13 +21,16 @@ soft-threshold, scatter, labels). For timings (``wsprox.bench``):
 ``prox_rows(SOLVERS[m], rows, lam, l1, out)`` on device arrays, then
 :func:`synchronize`.
 """
-from . import front, pava
+from . import end_collisions, front, imminent_collisions, pava, search_collisions
 from ._device import is_device_array, require_device, simulated, synchronize
 from .pipeline import prox_rows
 
 #: The collision algorithms of this backend, by method name.
 SOLVERS = {
     "pava": pava.solve,
+    "end_collisions": end_collisions.solve,
+    "imminent_collisions": imminent_collisions.solve,
+    "search_collisions": search_collisions.solve,
 }
 
 #: The method ``method="auto"`` picks on this backend.
