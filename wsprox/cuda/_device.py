@@ -29,7 +29,14 @@ THREADS_PER_BLOCK = 256
 
 def threads_for(d):
     """Threads for a block that owns a row of length ``d``: a power of two,
-    at most :data:`THREADS_PER_BLOCK`, no more than the row needs."""
+    at most :data:`THREADS_PER_BLOCK`, no more than the row needs.
+
+    Examples
+    --------
+    >>> from wsprox.cuda._device import threads_for
+    >>> threads_for(5), threads_for(10**6) <= 256
+    (8, True)
+    """
     t = 1
     while t < min(d, THREADS_PER_BLOCK):
         t *= 2
@@ -37,12 +44,25 @@ def threads_for(d):
 
 
 def simulated():
-    """Whether Numba runs CUDA kernels on its CPU simulator."""
+    """Whether Numba runs CUDA kernels on its CPU simulator.
+
+    Examples
+    --------
+    >>> from wsprox.cuda import simulated
+    >>> isinstance(simulated(), bool)
+    True
+    """
     return bool(numba.config.ENABLE_CUDASIM)
 
 
 def require_device():
-    """Raise a RuntimeError unless a CUDA device (or the simulator) is usable."""
+    """Raise a RuntimeError unless a CUDA device (or the simulator) is usable.
+
+    Examples
+    --------
+    >>> from wsprox.cuda import require_device
+    >>> require_device()  # silent where CUDA (or its simulator) runs
+    """
     if not cuda.is_available():
         raise RuntimeError(
             "backend='cuda': no CUDA device was found (numba.cuda.is_available() is False). "
@@ -54,18 +74,41 @@ def require_device():
 def is_device_array(obj):
     """Whether ``obj`` lives on the CUDA device: it has the CUDA array
     interface (CuPy, PyTorch CUDA tensors, Numba) or is a Numba device array
-    (the simulator's have no interface)."""
+    (the simulator's have no interface).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wsprox.cuda import is_device_array, _device
+    >>> is_device_array(np.ones(2)), is_device_array(_device.cuda.to_device(np.ones(2)))
+    (False, True)
+    """
     return hasattr(obj, "__cuda_array_interface__") or cuda.devicearray.is_cuda_ndarray(obj)
 
 
 def as_device_array(obj):
-    """A Numba device array viewing ``obj``'s memory (no copy)."""
+    """A Numba device array viewing ``obj``'s memory (no copy).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wsprox.cuda import _device
+    >>> a = _device.cuda.to_device(np.ones(2))
+    >>> _device.as_device_array(a) is a
+    True
+    """
     if cuda.devicearray.is_cuda_ndarray(obj):
         return obj
     return cuda.as_cuda_array(obj)
 
 
 def synchronize():
-    """Wait for every kernel launched so far (for timings)."""
+    """Wait for every kernel launched so far (for timings).
+
+    Examples
+    --------
+    >>> from wsprox.cuda import synchronize
+    >>> synchronize()
+    """
     cuda.synchronize()
 

@@ -24,7 +24,16 @@ _THREADS = 128
 
 
 def owner_of(obj):
-    """The library of a device array: ``"cupy"``, ``"torch"`` or ``"numba"``."""
+    """The library of a device array: ``"cupy"``, ``"torch"`` or ``"numba"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wsprox.cuda import _device
+    >>> from wsprox.cuda.front import owner_of
+    >>> owner_of(_device.cuda.to_device(np.ones(2)))
+    'numba'
+    """
     return type(obj).__module__.split(".")[0]
 
 
