@@ -154,8 +154,12 @@ def prox_result(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out
 
 
 def _on_device(w):
-    # Numba's (and its simulator's) device arrays, CuPy, PyTorch CUDA tensors.
-    return hasattr(w, "__cuda_array_interface__") or type(w).__module__.startswith("numba.cuda")
+    # PyTorch CUDA tensors (whose __cuda_array_interface__ raises while they
+    # require grad), CuPy and Numba's (and its simulator's) device arrays.
+    module = type(w).__module__
+    if module.split(".")[0] == "torch":
+        return bool(getattr(w, "is_cuda", False))
+    return hasattr(w, "__cuda_array_interface__") or module.startswith("numba.cuda")
 
 
 def _prox(w, lam, l1, method, backend, axis, out, *, want_labels):
@@ -183,7 +187,7 @@ def _prox(w, lam, l1, method, backend, axis, out, *, want_labels):
     out_rows = target if target is not None else np.empty(rows.shape, dtype=dtype)
     labels = np.empty(rows.shape, dtype=np.int64) if want_labels else None
     if rows.size:
-        prox_rows = kernels.front.prox_host_rows if backend == "cuda" else cpu.prox_rows
+        prox_rows = kernels.prox_host_rows if backend == "cuda" else cpu.prox_rows
         n_clusters, rounds = prox_rows(kernels.SOLVERS[method], rows, lam, l1, out_rows, labels)
     else:
         n_clusters = rounds = np.zeros(rows.shape[0], dtype=np.int64)
@@ -202,7 +206,7 @@ def _prox_on_device(w, lam, l1, method, axis, out, want_labels):
 
     shape = tuple(w.shape)
     axis = normalize_axis(axis, len(shape))
-    x, labels, n_clusters, rounds = cuda.front.prox_device(
+    x, labels, n_clusters, rounds = cuda.prox_device(
         cuda.SOLVERS[method], w, lam, l1, axis, out, want_labels
     )
     return _result(x, labels, n_clusters, rounds, shape, axis, method, "cuda")

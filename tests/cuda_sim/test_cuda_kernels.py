@@ -25,14 +25,14 @@ if not cuda.is_available():
     )
 sys.setswitchinterval(1e-4)
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from conftest import lams, vectors
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-import wsprox  # noqa: E402
-from conftest import lams, vectors  # noqa: E402
-from wsprox import cuda as wcuda  # noqa: E402
-from wsprox.cuda import _device, scan, sort  # noqa: E402
-from wsprox.reference import prox_exact  # noqa: E402
+import wsprox
+from wsprox import cuda as wcuda
+from wsprox.cuda import _device, scan, sort
+from wsprox.reference import prox_exact
 
 METHODS = sorted(wcuda.SOLVERS)
 

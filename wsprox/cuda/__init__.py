@@ -21,8 +21,9 @@ soft-threshold, scatter, labels). For timings (``wsprox.bench``):
 ``prox_rows(SOLVERS[m], rows, lam, l1, out)`` on device arrays, then
 :func:`synchronize`.
 """
-from . import end_collisions, front, imminent_collisions, pava, search_collisions
+from . import end_collisions, imminent_collisions, pava, search_collisions
 from ._device import is_device_array, require_device, simulated, synchronize
+from .front import prox_device, prox_host_rows
 from .pipeline import prox_rows
 
 #: The collision algorithms of this backend, by method name.
@@ -33,13 +34,17 @@ SOLVERS = {
     "search_collisions": search_collisions.solve,
 }
 
-#: The method ``method="auto"`` picks on this backend.
-AUTO_METHOD = "pava"
+#: The method ``method="auto"`` picks on this backend: a block of threads per
+#: row, few rounds on typical inputs, for one long row as for many short ones
+#: (``"pava"`` runs a single thread per row).
+AUTO_METHOD = "imminent_collisions"
 
 __all__ = [
     "SOLVERS",
     "AUTO_METHOD",
     "prox_rows",
+    "prox_host_rows",
+    "prox_device",
     "synchronize",
     "require_device",
     "simulated",

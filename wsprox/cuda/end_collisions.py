@@ -31,7 +31,7 @@ from .scan import ARGMIN, SUM, seg_scan
 __all__ = ["solve"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _kernel(tpb):
     @cuda.jit
     def end(x, lam, starts, counts, rounds, fv, iv):

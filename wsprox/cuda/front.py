@@ -111,6 +111,11 @@ def _three_axes(shape, axis):
     return (math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1:]))
 
 
+def _as_numba(obj, owner):
+    # A Numba view of a device array (a torch tensor detached: same memory).
+    return as_device_array(obj.detach() if owner == "torch" else obj)
+
+
 def _contiguous(w, owner):
     if owner == "torch":
         return w.detach().contiguous()
@@ -156,7 +161,7 @@ def prox_device(solve, w, lam, l1, axis, out, want_labels):
     require_device()
     owner = owner_of(w)
     w = _contiguous(w, owner)
-    dw = as_device_array(w)
+    dw = _as_numba(w, owner)
     if dw.dtype.kind not in "biuf":
         raise TypeError(f"w must hold real numbers (bool, integer or floating), got dtype {dw.dtype}")
     if not dw.is_c_contiguous():
@@ -202,9 +207,10 @@ def _finish(x, labels, out, w, owner, counts, rounds, want_labels):
 
 
 def _check_out(out, shape, dtype):
-    if not _device.is_device_array(out):
+    owner = owner_of(out)
+    if not (getattr(out, "is_cuda", False) if owner == "torch" else _device.is_device_array(out)):
         raise TypeError(f"out must be a device array like w, got {type(out).__name__}")
-    d_out = as_device_array(out)
+    d_out = _as_numba(out, owner)
     if tuple(d_out.shape) != shape:
         raise ValueError(f"out has shape {tuple(d_out.shape)}, expected {shape}")
     if d_out.dtype != dtype:

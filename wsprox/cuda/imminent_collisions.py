@@ -33,7 +33,7 @@ from .scan import SUM, seg_scan
 __all__ = ["solve"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _kernel(tpb):
     @cuda.jit
     def imminent(x, lam, starts, counts, rounds, sums, starts2, sums2, fv, iv, cnt, fl):

@@ -21,8 +21,8 @@ import functools
 import numpy as np
 from numba import float64, int64
 
-from ._device import cuda, threads_for
 from . import _device
+from ._device import cuda, threads_for
 from .blocks import block_value
 from .scan import MAX, SUM, seg_scan
 from .sort import rank_rows
@@ -30,7 +30,7 @@ from .sort import rank_rows
 __all__ = ["prox_rows"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _settle_kernel(tpb):
     @cuda.jit
     def settle(x, order, starts, counts, lam, l1, out, labels, want_labels, fv, iv, fl, vals, vi):

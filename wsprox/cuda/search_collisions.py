@@ -41,7 +41,7 @@ from .scan import ARGMIN, SUM, seg_scan
 __all__ = ["solve"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _kernel(tpb):
     @cuda.jit
     def search(x, lam, starts, counts, rounds, head, fv, iv, fl, lo_, hi_, jj):

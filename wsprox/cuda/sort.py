@@ -140,7 +140,7 @@ def rank_rows(rows, owner=None):
     if owner == "cupy":
         import cupy
 
-        order = cuda.as_cuda_array(cupy.argsort(cupy.asarray(rows), axis=1).astype(np.int64))
+        order = cuda.as_cuda_array(cupy.argsort(cupy.asarray(rows), axis=1).astype(np.int64, copy=False))
     elif owner == "torch":
         import torch
 
