@@ -62,6 +62,57 @@ def test_unknown_method_lists_the_backends_methods():
         wsprox.prox(np.ones(3), 1.0, method="nope", backend="cpu")
 
 
+def _array(dtype, ndim):
+    from numba import from_dtype, types
+
+    return types.Array(from_dtype(np.dtype(dtype)), ndim, "C")
+
+
+def _kernels_and_argument_types():
+    from numba import types
+
+    from wsprox.cuda import _device, end_collisions, front, imminent_collisions, pava, pipeline
+    from wsprox.cuda import search_collisions
+
+    f8, i8, i1 = (lambda nd, dt=dt: _array(dt, nd) for dt in (np.float64, np.int64, np.int8))
+    lam = types.float64
+    tpb = _device.THREADS_PER_BLOCK
+    solve_args = (f8(2), lam, i8(2), i8(1), i8(1))
+    return {
+        "settle": (pipeline._settle_kernel(tpb), (f8(2), i8(2), i8(2), i8(1), lam, lam, _array(np.float32, 2),
+                                                  i8(2), types.boolean, f8(2), i8(2), i1(2), f8(2), i8(2))),
+        "pava": (pava._pava_rows, (f8(2), lam, i8(2), f8(2), i8(1), i8(1))),
+        "end_collisions": (end_collisions._kernel(tpb), (*solve_args, f8(2), i8(2))),
+        "imminent_collisions": (imminent_collisions._kernel(tpb),
+                                (*solve_args, f8(2), i8(2), f8(2), f8(2), i8(2), i8(2), i1(2))),
+        "search_collisions": (search_collisions._kernel(tpb),
+                              (*solve_args, i8(2), f8(2), i8(2), i1(2), i8(2), i8(2), i8(2))),
+        "to_rows": (front._to_rows, (_array(np.bool_, 3), f8(2))),
+    }
+
+
+@pytest.mark.skipif(cuda.is_available(), reason="a GPU (or the simulator) runs the kernels instead")
+@pytest.mark.parametrize("name", ["settle", "pava", "end_collisions", "imminent_collisions",
+                                  "search_collisions", "to_rows"])
+def test_kernels_compile_for_the_gpu(name, monkeypatch):
+    """Type inference and lowering to LLVM IR for the real CUDA target.
+
+    The simulator runs the kernels as Python, so it never sees a typing error
+    of the CUDA compiler; this compiles them as for a device of compute
+    capability 8.0 (short of NVVM, which needs the CUDA toolkit).
+    """
+    import types as pytypes
+
+    from numba import types
+    from numba.cuda import compiler, dispatcher
+
+    fake_device = pytypes.SimpleNamespace(compute_capability=(8, 0))
+    monkeypatch.setattr(dispatcher, "get_current_device", lambda: fake_device)
+    kernel, args = _kernels_and_argument_types()[name]
+    result = compiler.compile_cuda(kernel.py_func, types.void, args, cc=(8, 0))
+    assert "define" in result.library.get_llvm_str()
+
+
 @gpu
 @pytest.mark.parametrize("method", ["pava", "end_collisions", "imminent_collisions", "search_collisions"])
 def test_gpu_large_inputs_match_cpu(method):

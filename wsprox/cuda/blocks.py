@@ -10,7 +10,7 @@ from ._device import cuda
 __all__ = ["block_velocity", "block_value"]
 
 
-@cuda.jit(device=True, inline=True)
+@cuda.jit(device=True, inline="always")
 def block_velocity(lam, d, a, b):
     """Mean velocity of the block of sorted particles ``a..b`` (0-based)."""
     if d <= 1:
@@ -18,7 +18,7 @@ def block_velocity(lam, d, a, b):
     return lam * (d - 1 - a - b) / (d - 1)
 
 
-@cuda.jit(device=True, inline=True)
+@cuda.jit(device=True, inline="always")
 def block_value(total, lam, d, a, b):
     """Position at time 1 of block ``a..b`` whose sorted values sum to ``total``."""
     return total / (b - a + 1) + block_velocity(lam, d, a, b)

@@ -28,7 +28,7 @@ MAX = 1
 ARGMIN = 2
 
 
-@cuda.jit(device=True, inline=True)
+@cuda.jit(device=True, inline="always")
 def _identity(op):
     if op == SUM:
         return 0.0, 0
@@ -37,7 +37,7 @@ def _identity(op):
     return math.inf, -1
 
 
-@cuda.jit(device=True, inline=True)
+@cuda.jit(device=True, inline="always")
 def _combine(op, f, i, g, j):
     # (f, i) comes before (g, j) in the row.
     if op == SUM:
@@ -51,7 +51,7 @@ def _combine(op, f, i, g, j):
     return f, i
 
 
-@cuda.jit(device=True, inline=True)
+@cuda.jit(device=True, inline="always")
 def block_range(n):
     """The stretch ``lo..hi-1`` of ``0..n-1`` that this thread owns."""
     t = cuda.threadIdx.x
