@@ -146,7 +146,7 @@ def prox_result(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out
     >>> import wsprox
     >>> res = wsprox.prox_result([4.0, 0.0, 1.0, 4.0], 1.0)
     >>> res.x
-    array([3.        , 0.66666667, 1.        , 3.        ])
+    array([3.33333333, 1.        , 1.33333333, 3.33333333])
     >>> res.labels, res.n_clusters
     (array([2, 0, 1, 2]), 3)
     """

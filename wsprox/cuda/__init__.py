@@ -17,14 +17,31 @@ device arrays,
     synchronise.
 
 :func:`prox_rows` does the rest on the device (rank, gather, block values,
-soft-threshold, scatter, labels). For timings (``wsprox.bench``):
-``prox_rows(SOLVERS[m], rows, lam, l1, out)`` on device arrays, then
-:func:`synchronize`.
+soft-threshold, scatter, labels). For timings (``wsprox.bench``)::
+
+    rows = wsprox.cuda.to_device(np.ascontiguousarray(w2d))     # (n, d)
+    out = wsprox.cuda.device_array(rows.shape, rows.dtype)
+    wsprox.cuda.prox_rows(wsprox.cuda.SOLVERS[method], rows, lam, l1, out)
+    wsprox.cuda.synchronize()
+
+Design: ``"pava"`` runs one thread per row. The parallel algorithms run one
+CUDA block per row, with the row in global memory and the block-level scans
+of :mod:`wsprox.cuda.scan`; a block-wide barrier separates the steps, so each
+algorithm's whole loop (rounds, iterations, levels) is one launch with no
+host round trip. Batches fill the GPU with rows; a single long row keeps one
+multiprocessor busy (grid-wide scans, one launch per round, are the way to
+spread it over the whole GPU).
 """
 from . import end_collisions, imminent_collisions, pava, search_collisions
+from ._device import cuda as _cuda
 from ._device import is_device_array, require_device, simulated, synchronize
 from .front import prox_device, prox_host_rows
 from .pipeline import prox_rows
+
+#: Copy a host array to the device (:func:`numba.cuda.to_device`).
+to_device = _cuda.to_device
+#: An uninitialised device array (:func:`numba.cuda.device_array`).
+device_array = _cuda.device_array
 
 #: The collision algorithms of this backend, by method name.
 SOLVERS = {
@@ -46,6 +63,8 @@ __all__ = [
     "prox_host_rows",
     "prox_device",
     "synchronize",
+    "to_device",
+    "device_array",
     "require_device",
     "simulated",
     "is_device_array",
