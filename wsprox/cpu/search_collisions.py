@@ -53,7 +53,7 @@ def search_collisions_row(x, lam, starts):
     >>> from wsprox.cpu.search_collisions import search_collisions_row
     >>> starts = np.empty(4, dtype=np.int64)
     >>> search_collisions_row(np.array([0.0, 1.0, 10.0]), 2.0, starts), starts[:3]
-    ((2, 3), array([0, 2, 3]))
+    ((2, 2), array([0, 2, 3]))
     """
     d = x.size
     is_start = np.ones(d, dtype=np.int64)
