@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 from conftest import lams, vectors
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import wsprox
@@ -14,6 +14,9 @@ from wsprox.worstcase import FAMILIES, growing_cluster
 
 METHODS = sorted(cpu.SOLVERS)
 PARALLEL = [m for m in METHODS if m != "pava"]
+
+# Tests run once per method draw a third of the profile's examples each.
+per_method = settings(max_examples=max(20, settings().max_examples // 3))
 
 
 def assert_close_to_exact(x, w, lam, l1=0.0):
@@ -40,6 +43,7 @@ def test_every_algorithm_is_registered():
 
 @pytest.mark.parametrize("method", PARALLEL)
 @given(w=vectors(max_size=64), lam=lams(), l1=st.one_of(st.just(0.0), st.floats(0, 20)))
+@per_method
 def test_agrees_with_exact_and_pava(method, w, lam, l1):
     res = wsprox.prox_result(w, lam, l1=l1, method=method)
     assert res.method == method
@@ -51,6 +55,7 @@ def test_agrees_with_exact_and_pava(method, w, lam, l1):
 @pytest.mark.parametrize("method", METHODS)
 @given(w=vectors(max_size=64, elements=st.integers(-6, 6).map(float)),
        lam=st.sampled_from([0.0, 0.25, 0.5, 1.0, 2.0, 3.0, 6.0, 40.0]))
+@per_method
 def test_exact_partition_on_integer_ties(method, w, lam):
     # Integer data and dyadic lam: block values are exact quotients, so exact
     # ties are seen as ties and the partition is the exact one.
@@ -63,6 +68,7 @@ def test_exact_partition_on_integer_ties(method, w, lam):
 
 @pytest.mark.parametrize("method", PARALLEL)
 @given(d=st.integers(1, 64), spread=st.floats(-8, 8), seed=st.integers(0, 2**32 - 1), lam=st.floats(1e-3, 1e3))
+@per_method
 def test_wide_magnitudes(method, d, spread, seed, lam):
     rng = np.random.default_rng(seed)
     w = rng.normal(size=d) * 10.0 ** rng.uniform(-abs(spread), abs(spread), size=d)
@@ -74,6 +80,7 @@ def test_wide_magnitudes(method, d, spread, seed, lam):
 
 @pytest.mark.parametrize("method", PARALLEL)
 @given(w=vectors(max_size=64, dtype=np.float32), lam=lams(10.0))
+@per_method
 def test_float32(method, w, lam):
     x = wsprox.prox(w, lam, method=method)
     assert x.dtype == np.float32

@@ -61,6 +61,8 @@ def inclusive_scan(a, n, out):
             run += a[k]
             out[k] = run
         totals[c] = run
+    if n_chunks == 1:
+        return
     for c in range(1, n_chunks):
         totals[c] += totals[c - 1]
     for c in prange(1, n_chunks):
@@ -157,21 +159,23 @@ def last_argmin_prefix_means(x, lam, seg_start, seg_end, width, out):
     """
     n_seg = seg_start.size
     per_seg = max(1, (width + CHUNK - 1) // CHUNK)
+    if per_seg == 1:                       # one chunk per segment: a single parallel pass
+        for g in prange(n_seg):
+            s = seg_start[g]
+            out[g] = _chunk_argmin(x, lam, s, s, seg_end[g], 0.0)[1]
+        return
     n_tasks = n_seg * per_seg
     offsets = np.empty(n_tasks)
     for t in prange(n_tasks):
         g = t // per_seg
         a = seg_start[g] + (t - g * per_seg) * CHUNK
         offsets[t] = _chunk_sum(x, a, min(a + CHUNK, seg_end[g]))
-    if per_seg > 1:
-        for g in prange(n_seg):
-            run = 0.0
-            for t in range(g * per_seg, (g + 1) * per_seg):
-                chunk_total = offsets[t]
-                offsets[t] = run
-                run += chunk_total
-    else:
-        offsets[:] = 0.0
+    for g in prange(n_seg):
+        run = 0.0
+        for t in range(g * per_seg, (g + 1) * per_seg):
+            chunk_total = offsets[t]
+            offsets[t] = run
+            run += chunk_total
     best = np.empty(n_tasks)
     args = np.empty(n_tasks, dtype=np.int64)
     for t in prange(n_tasks):
