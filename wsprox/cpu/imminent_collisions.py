@@ -14,8 +14,11 @@ does not increase and merges each run into one cluster, all runs at once:
                        sum each run's masses and sums (segmented reduction)
     until no run holds two clusters
 
-A round is a parallel map, a prefix sum and a segmented reduction: depth
-:math:`O(\log d)`, work :math:`O(K)` for ``K`` clusters. Few rounds suffice on
+A round is a parallel map, a prefix sum and a segmented reduction, work
+:math:`O(K)` for ``K`` clusters. The map and the scan have depth
+:math:`O(\log d)`; the segmented sums run one run per thread (each summed
+in order, exactly as the blocks' own sums), so a round's depth is also at
+most its longest run. Few rounds suffice on
 typical inputs, but a cluster can absorb a single neighbour per round, so
 :math:`\Theta(d)` rounds are possible (:func:`wsprox.worstcase.growing_cluster`).
 ``rounds`` counts the rounds run, the last one finding nothing to merge.
