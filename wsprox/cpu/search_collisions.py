@@ -64,10 +64,11 @@ def search_collisions_row(x, lam, starts):
         levels += 1
     n_blocks_max = (d + 1) // 2
     lo = np.empty(n_blocks_max, dtype=np.int64)      # binary search over cluster numbers [lo, hi]
-    hi = np.empty(n_blocks_max, dtype=np.int64)      # of the left half; hi == none[b]: no new cluster
-    none = np.empty(n_blocks_max, dtype=np.int64)
+    hi = np.empty(n_blocks_max, dtype=np.int64)      # of the left half; hi == no_merge[b]: no new cluster
+    no_merge = np.empty(n_blocks_max, dtype=np.int64)
     mid = np.empty(n_blocks_max, dtype=np.int64)
     end = np.empty(n_blocks_max, dtype=np.int64)
+    seg_end = np.empty(n_blocks_max, dtype=np.int64)
     cand = np.empty(n_blocks_max, dtype=np.int64)
     last = np.empty(n_blocks_max, dtype=np.int64)
     found = np.empty(n_blocks_max, dtype=np.int64)   # J at the left end of the new cluster
@@ -81,13 +82,18 @@ def search_collisions_row(x, lam, starts):
             mid[b] = b * size + half
             end[b] = min(b * size + size, d)
             lo[b] = pos[b * size] - 1
-            none[b] = pos[mid[b] - 1]
-            hi[b] = none[b]
+            no_merge[b] = pos[mid[b] - 1]
+            hi[b] = no_merge[b]
         active = n_blocks
         while active > 0:
             for b in prange(n_blocks):
-                cand[b] = cluster_starts[(lo[b] + hi[b]) // 2] if lo[b] < hi[b] else mid[b] - 1
-            last_argmin_prefix_means(x, lam, cand[:n_blocks], end[:n_blocks], size, last)
+                if lo[b] < hi[b]:
+                    cand[b] = cluster_starts[(lo[b] + hi[b]) // 2]
+                    seg_end[b] = end[b]
+                else:                                # settled block: an empty-work segment
+                    cand[b] = mid[b] - 1
+                    seg_end[b] = mid[b]
+            last_argmin_prefix_means(x, lam, cand[:n_blocks], seg_end[:n_blocks], size, last)
             active = 0
             for b in prange(n_blocks):
                 if lo[b] < hi[b]:
@@ -102,7 +108,7 @@ def search_collisions_row(x, lam, starts):
             steps += 1
         for j in prange(d):
             b = j // size
-            if b < n_blocks and hi[b] < none[b] and cluster_starts[hi[b]] < j <= found[b]:
+            if b < n_blocks and hi[b] < no_merge[b] and cluster_starts[hi[b]] < j <= found[b]:
                 is_start[j] = 0
     count = compact(is_start, d, pos, starts)
     starts[count] = d
