@@ -143,12 +143,22 @@ def test_search_collisions_steps_bound(w, lam):
     assert wsprox.prox_result(w, lam, method="search_collisions").rounds <= bound
 
 
-@given(w=vectors(max_size=64), lam=lams())
+@given(w=vectors(max_size=64, elements=st.integers(-800, 800).map(lambda v: v / 8)),
+       lam=st.sampled_from([0.0, 0.125, 1.0, 3.0, 20.0]))
 def test_end_collisions_one_iteration_per_cluster(w, lam):
+    # Dyadic data, exact block values: the clusters are the exact ones, and
+    # end collisions settles one of them per iteration.
     res = wsprox.prox_result(w, lam, method="end_collisions")
-    blocks, _ = n_blocks(w, lam, "pava")
-    assert res.rounds == blocks
-    assert res.rounds >= res.n_clusters
+    assert res.rounds == res.n_clusters == len(set(prox_exact(w, lam, rational=True).tolist()))
+    assert res.rounds == n_blocks(w, lam, "pava")[0]
+
+
+@given(w=vectors(max_size=64), lam=lams())
+def test_end_collisions_iterations_at_least_clusters(w, lam):
+    # Any input: one iteration per block found, and the distinct output
+    # values never outnumber the blocks.
+    res = wsprox.prox_result(w, lam, method="end_collisions")
+    assert res.n_clusters <= res.rounds <= w.size
 
 
 @given(w=vectors(min_size=2, max_size=64))
