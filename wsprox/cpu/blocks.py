@@ -41,6 +41,6 @@ def block_velocity(lam, d, a, b):
 def block_value(total, lam, d, a, b):
     """Position at time 1 of block ``a..b`` whose sorted values sum to ``total``."""
     n = b - a + 1
-    if d <= 1:
+    if d <= 1 or lam == 0.0:           # no velocities: the plain mean, exact for singletons
         return total / n
     return (total * (d - 1) + lam * (n * (d - 1 - a - b))) / (n * (d - 1))
