@@ -43,7 +43,9 @@ class ProxResult:
         the slices when ``axis`` is given.
     rounds : int
         Iterations or parallel rounds of the collision algorithm (the most
-        over the slices): ``d`` for PAVA.
+        over the slices): ``d`` for PAVA, iterations (one per cluster) for
+        end collisions, rounds for imminent collisions, binary-search steps
+        summed over the levels for search collisions.
     method : str
         The collision algorithm that ran (``"auto"`` resolved).
     backend : str
