@@ -132,7 +132,8 @@ def overflow_scale(a: np.ndarray, *weights: float) -> float:
     if a.size == 0:
         return 1.0
     big = max(float(np.max(a)), -float(np.min(a)), *weights)
-    limit = 2.0 ** 1000 / a.size
+    # Block values form (d - 1) * sum(x) + ...: up to size**2 times the largest entry.
+    limit = 2.0 ** 1000 / a.size ** 2
     if big <= limit:
         return 1.0
     return 2.0 ** -(int(np.ceil(np.log2(big / limit))))

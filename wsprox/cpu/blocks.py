@@ -26,21 +26,17 @@ of such inputs as ties and all find the exact partition.
 """
 from numba import njit
 
-__all__ = ["block_velocity", "block_value"]
+__all__ = ["block_value"]
 
 
-@njit(cache=True, inline="always")
-def block_velocity(lam, d, a, b):
-    """Mean velocity of the block of sorted particles ``a..b`` (0-based)."""
-    if d <= 1:
-        return 0.0
-    return lam * (d - 1 - a - b) / (d - 1)
-
-
-@njit(cache=True, inline="always")
-def block_value(total, lam, d, a, b):
+def _block_value(total, lam, d, a, b):
     """Position at time 1 of block ``a..b`` whose sorted values sum to ``total``."""
     n = b - a + 1
     if d <= 1 or lam == 0.0:           # no velocities: the plain mean, exact for singletons
         return total / n
     return (total * (d - 1) + lam * (n * (d - 1 - a - b))) / (n * (d - 1))
+
+
+#: The host kernels' block value; :mod:`wsprox.cuda.blocks` compiles the same
+#: Python function for the device, so both backends see the same ties.
+block_value = njit(cache=True, inline="always")(_block_value)

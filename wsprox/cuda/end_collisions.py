@@ -25,7 +25,7 @@ from numba import float64, int64
 
 from . import _device
 from ._device import cuda, threads_for
-from .blocks import block_velocity
+from .blocks import block_value
 from .scan import ARGMIN, SUM, seg_scan
 
 __all__ = ["solve"]
@@ -52,7 +52,7 @@ def _kernel(tpb):
             cuda.syncthreads()
             seg_scan(SUM, fvr[i:], ivr[i:], ivr, False, d - i, sh_f, sh_i, sh_g)
             for k in range(i + t, d, T):
-                fvr[k] = fvr[k] / (k - i + 1) + block_velocity(lam, d, i, k)
+                fvr[k] = block_value(fvr[k], lam, d, i, k)
                 ivr[k] = k
             cuda.syncthreads()
             seg_scan(ARGMIN, fvr[i:], ivr[i:], ivr, False, d - i, sh_f, sh_i, sh_g)

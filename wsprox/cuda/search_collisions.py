@@ -35,7 +35,7 @@ from numba import float64, int64
 
 from . import _device
 from ._device import cuda, threads_for
-from .blocks import block_velocity
+from .blocks import block_value
 from .scan import ARGMIN, SUM, seg_scan
 
 __all__ = ["solve"]
@@ -88,7 +88,7 @@ def _kernel(tpb):
                     if blo[b] < bhi[b]:
                         s = hd[(blo[b] + bhi[b]) // 2]
                         if k >= s and (k == d - 1 or hd[k + 1] == k + 1):
-                            m = fvr[k] / (k - s + 1) + block_velocity(lam, d, s, k)
+                            m = block_value(fvr[k], lam, d, s, k)
                     fvr[k] = m
                     ivr[k] = k
                 cuda.syncthreads()
