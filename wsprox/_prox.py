@@ -41,7 +41,9 @@ class ProxResult:
         the slices when ``axis`` is given.
     rounds : int
         Iterations or parallel rounds of the collision algorithm (the most
-        over the slices): ``d`` for PAVA.
+        over the slices): ``d`` for PAVA, iterations (one per cluster) for
+        end collisions, rounds for imminent collisions, binary-search steps
+        summed over the levels for search collisions.
     method : str
         The collision algorithm that ran (``"auto"`` resolved).
     backend : str
@@ -76,8 +78,11 @@ def prox(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out=None):
         Weight of the L1 penalty, finite and ``>= 0``. The prox of the sum is
         the prox of :math:`\lambda R` soft-thresholded by ``l1``.
     method : str, optional
-        The collision algorithm: ``"pava"``, or ``"auto"`` (the fastest exact
-        method of the backend).
+        The collision algorithm: ``"pava"`` (sequential pool adjacent
+        violators), ``"end_collisions"``, ``"imminent_collisions"``,
+        ``"search_collisions"`` (the parallel algorithms of the paper, all
+        exact and all giving the same clusters), or ``"auto"`` (the fastest
+        exact method of the backend).
     backend : {"auto", "cpu"}, optional
         Where to compute; ``"auto"`` picks the CPU for host arrays.
     axis : int or None, optional
