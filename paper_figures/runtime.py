@@ -1,0 +1,116 @@
+r"""Figure 2, runtime versus d: every method beside numpy.sort and SciPy.
+
+For random normal weights (``lam = 1``) and the worst case of imminent
+collisions (:func:`wsprox.worstcase.growing_cluster`), the median wall time
+of :func:`wsprox.prox` for every collision algorithm of the CPU backend
+(``wsprox.cpu.SOLVERS``; new methods appear automatically), of one
+``numpy.sort`` (the floor: every method sorts) and of the SciPy pipeline
+(argsort, ``z = x + v``, ``scipy.optimize.isotonic_regression``, un-sort).
+With a CUDA device (``numba.cuda.is_available()``) the CUDA backend is timed
+too; without one that is skipped and the output says so. A measurement whose
+extrapolated time exceeds the budget (imminent collisions on the worst case
+is quadratic) is skipped and recorded as such.
+"""
+import time
+
+import numpy as np
+from scipy.optimize import isotonic_regression
+
+import wsprox
+
+from ._common import Report, plt, progress, save_png, write_csv, write_json
+from ._inputs import INPUTS, grow, make_input, method_names
+
+NAME = "runtime"
+SHOWS = "median seconds of wsprox.prox per method vs d (random and worst-case inputs), beside numpy.sort and SciPy"
+
+
+def scipy_prox(w, lam):
+    """The prox with SciPy: argsort, shift by the velocities, isotonic regression, un-sort."""
+    d = w.size
+    order = np.argsort(w)
+    v = lam * (d - 1 - 2 * np.arange(d)) / max(d - 1, 1)
+    out = np.empty(d)
+    out[order] = isotonic_regression(w[order] + v).x
+    return out
+
+
+def _median_seconds(fn, repeats):
+    fn()  # warm up: compile, caches
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def _cuda_available():
+    try:
+        from numba import cuda
+
+        return bool(cuda.is_available())
+    except Exception:  # numba-cuda missing or broken: no CUDA here
+        return False
+
+
+def _contenders(cuda):
+    out = {f"cpu {m}": (lambda w, lam, m=m: wsprox.prox(w, lam, method=m)) for m in method_names()}
+    if cuda:
+        out.update({f"cuda {m}": (lambda w, lam, m=m: wsprox.prox(w, lam, method=m, backend="cuda"))
+                    for m in method_names()})
+    out["numpy.sort"] = lambda w, lam: np.sort(w)
+    out["scipy pipeline"] = scipy_prox
+    return out
+
+
+def make(out_dir, *, quick=False):
+    report = Report(NAME, SHOWS)
+    sizes = [10**k for k in range(2, 5 if quick else 8)]
+    budget = 1.0 if quick else 20.0
+    cuda = _cuda_available()
+    contenders = _contenders(cuda)
+    rows = []
+    skipped = []
+    for kind in INPUTS:
+        history = {name: [] for name in contenders}
+        for d in progress(sizes, f"runtime ({kind})"):
+            w, lam = make_input(kind, d)
+            repeats = 3 if quick else 5 if d <= 10**5 else 3 if d <= 10**6 else 1
+            for name, fn in contenders.items():
+                if not grow(history[name], d, budget):
+                    skipped.append(f"{name} on {kind} at d={d} (extrapolated over {budget:g} s)")
+                    continue
+                try:
+                    seconds = _median_seconds(lambda: fn(w, lam), repeats)
+                except Exception as exc:  # e.g. a backend that cannot take this method
+                    skipped.append(f"{name} on {kind} at d={d}: {type(exc).__name__}: {exc}")
+                    continue
+                history[name].append((d, seconds))
+                rows.append({"input": kind, "d": d, "method": name, "seconds": seconds})
+
+    fig, axes = plt.subplots(1, len(INPUTS), figsize=(12, 4.5), sharey=True)
+    for ax, kind in zip(axes, INPUTS):
+        for name in contenders:
+            pts = [(r["d"], r["seconds"]) for r in rows if r["input"] == kind and r["method"] == name]
+            if pts:
+                style = "--" if name in ("numpy.sort", "scipy pipeline") else "-o"
+                ax.loglog(*zip(*pts), style, label=name, ms=4)
+        ax.set(title=f"{kind} input", xlabel="d")
+        ax.grid(True, which="major", alpha=0.3)
+    axes[0].set_ylabel("median seconds")
+    axes[0].legend(fontsize=8)
+    save_png(fig, out_dir, NAME, report)
+    write_csv(rows, out_dir, NAME, report)
+    cuda_note = ("CUDA: timed on the device" if cuda else
+                 "CUDA: skipped, numba.cuda.is_available() is False (no GPU on this machine)")
+    write_json({"rows": rows, "skipped": skipped, "cuda": cuda_note, "sizes": sizes}, out_dir, NAME, report)
+
+    report.lines.append(cuda_note)
+    largest = max(sizes)
+    for kind in INPUTS:
+        at = {r["method"]: r["seconds"] for r in rows if r["input"] == kind and r["d"] == largest}
+        if at:
+            report.lines.append(f"{kind}, d={largest}: " + ", ".join(f"{m} {s * 1e3:.2f} ms" for m, s in at.items()))
+    report.lines += [f"skipped: {s}" for s in skipped]
+    return report
