@@ -58,7 +58,7 @@ class Config:
 
 
 FULL = Config()
-QUICK = Config(hidden=256, channels=8, epochs=8, train_copies=1, test_copies=1)
+QUICK = Config(hidden=256, channels=8, epochs=15, train_copies=1, test_copies=1, lr=0.1)
 
 
 def torus_digits(config):
