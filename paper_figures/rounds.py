@@ -41,7 +41,7 @@ def _claims(rows):
 def make(out_dir, *, quick=False):
     report = Report(NAME, SHOWS)
     sizes = [2**k for k in range(6, 13 if quick else 21, 2)]
-    budget = 1.0 if quick else 20.0
+    budget = 3.0 if quick else 20.0
     methods = method_names()
     rows, skipped = [], []
     for kind in INPUTS:
