@@ -4,16 +4,16 @@
 figure and the numbers behind it (CSV and/or JSON), and prints a summary;
 ``--quick`` makes small versions (CI runs it), ``--only NAME`` one figure.
 
-=================  ==========================================================
-``particles``      exact trajectories of a dozen weights under the prox
-``runtime``        seconds versus ``d`` for every method, numpy.sort, SciPy
-``rounds``         parallel rounds versus ``d`` for the collision algorithms
-``shuffled_pixels`` FC + weight sharing versus FC versus CNN, shuffled pixels
-``sharing``        distinct weights and penalty of a trained layer versus lam
-=================  ==========================================================
+===================  ========================================================
+``particles``        exact trajectories of a dozen weights under the prox
+``runtime``          seconds versus ``d`` for every method, numpy.sort, SciPy
+``rounds``           parallel rounds versus ``d`` of the collision algorithms
+``shuffled_pixels``  FC + weight sharing versus FC versus CNN, shuffled pixels
+``sharing``          distinct weights and penalty of a trained layer vs lam
+===================  ========================================================
 
 Every figure module has ``NAME``, ``SHOWS`` (one line) and
-``make(out_dir, *, quick) -> Report``.
+``make(out_dir, *, quick) -> Report`` (files written, lines to print).
 """
 import importlib
 

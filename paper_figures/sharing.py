@@ -15,7 +15,7 @@ import wsprox
 
 from ._common import Report, plt, progress, save_png, write_csv, write_json
 from .particles import collapse_threshold
-from .shuffled_pixels import QUICK, few_threads, torus_digits, train
+from .shuffled_pixels import QUICK, Config, few_threads, torus_digits, train
 
 NAME = "sharing"
 SHOWS = "distinct weights (clusters) and penalty R of the prox of a trained first layer vs lam, up to total collapse"
@@ -23,7 +23,7 @@ SHOWS = "distinct weights (clusters) and penalty R of the prox of a trained firs
 
 def make(out_dir, *, quick=False):
     report = Report(NAME, SHOWS)
-    config = QUICK if quick else QUICK.__class__(hidden=256, epochs=20, train_copies=1)
+    config = QUICK if quick else Config(hidden=256, epochs=20, train_copies=1)
     X, y, _, _ = torus_digits(config)
     with few_threads():
         net, _ = train("FC", X, y, config, desc="sharing: train FC")

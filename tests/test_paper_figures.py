@@ -54,3 +54,25 @@ def test_every_figure_module_has_the_interface():
         assert module.NAME == name and module.SHOWS and callable(module.make)
     with pytest.raises(ValueError, match="unknown figure"):
         figure("nope")
+
+
+def test_torus_digits_are_whole_shifted_digits():
+    pytest.importorskip("sklearn")
+    from sklearn.datasets import load_digits
+
+    from paper_figures.shuffled_pixels import SIDE, Config, torus_digits
+
+    config = Config(train_copies=2, test_copies=1, n_test_digits=50)
+    X_train, y_train, X_test, y_test = torus_digits(config)
+    n = len(load_digits().target)
+    assert X_train.shape == (2 * (n - 50), SIDE * SIDE) and X_test.shape == (50, SIDE * SIDE)
+    assert X_train.dtype == np.float32 and y_train.shape == (X_train.shape[0],)
+    # a circular shift moves the 8x8 digit without cutting it: every image keeps its ink,
+    # and the two copies of a training digit are the same digit at (usually) different shifts
+    images = load_digits().images / 16.0
+    sums = np.sort(images.reshape(n, -1).sum(axis=1))
+    assert np.all(np.isin(np.round(X_train.sum(axis=1), 4), np.round(sums, 4)))
+    half = n - 50
+    np.testing.assert_allclose(X_train[:half].sum(axis=1), X_train[half:].sum(axis=1), rtol=1e-5)
+    np.testing.assert_array_equal(y_train[:half], y_train[half:])
+    assert not np.array_equal(X_train[:half], X_train[half:])
