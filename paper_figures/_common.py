@@ -10,9 +10,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-__all__ = ["Report", "plt", "write_csv", "write_json", "save_png", "progress"]
+__all__ = ["Report", "plt", "progress", "save_png", "write_csv", "write_json"]
 
 
 @dataclass

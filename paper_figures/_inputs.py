@@ -1,7 +1,7 @@
 """The inputs of the runtime and rounds figures: random and worst case."""
 import numpy as np
 
-__all__ = ["INPUTS", "make_input", "method_names", "grow", "RANDOM_LAM"]
+__all__ = ["INPUTS", "RANDOM_LAM", "grow", "make_input", "method_names"]
 
 #: Penalty weight for the random input (standard normal weights).
 RANDOM_LAM = 1.0

@@ -90,7 +90,7 @@ def torus_digits(config):
 
 def build(model, config):
     """The network ``model`` (one of :data:`MODELS`), input (n, 144)."""
-    import torch.nn as nn
+    from torch import nn
 
     if model == "CNN":
         c = config.channels

@@ -7,12 +7,12 @@ import pytest
 pytest.importorskip("matplotlib")
 pytest.importorskip("tqdm")
 
-import wsprox  # noqa: E402
-from paper_figures import FIGURES, figure  # noqa: E402
-from paper_figures.__main__ import main  # noqa: E402
-from paper_figures._inputs import grow  # noqa: E402
-from paper_figures.particles import collapse_threshold  # noqa: E402
-from paper_figures.runtime import scipy_prox  # noqa: E402
+import wsprox
+from paper_figures import FIGURES, figure
+from paper_figures.__main__ import main
+from paper_figures._inputs import grow
+from paper_figures.particles import collapse_threshold
+from paper_figures.runtime import scipy_prox
 
 
 def test_particles_figure_writes_files_and_its_checks_hold(tmp_path, capsys):
@@ -63,7 +63,7 @@ def test_torus_digits_are_whole_shifted_digits():
     from paper_figures.shuffled_pixels import SIDE, Config, torus_digits
 
     config = Config(train_copies=2, test_copies=1, n_test_digits=50)
-    X_train, y_train, X_test, y_test = torus_digits(config)
+    X_train, y_train, X_test, _ = torus_digits(config)
     n = len(load_digits().target)
     assert X_train.shape == (2 * (n - 50), SIDE * SIDE) and X_test.shape == (50, SIDE * SIDE)
     assert X_train.dtype == np.float32 and y_train.shape == (X_train.shape[0],)

@@ -1,11 +1,13 @@
 """The exact collision trajectories of wsprox.physics."""
+import itertools
+
 import numpy as np
 import pytest
-from conftest import lams, vectors
 from hypothesis import given
 from hypothesis import strategies as st
 
 import wsprox
+from conftest import lams, vectors
 from wsprox.physics import trajectories
 from wsprox.reference import prox_exact
 
@@ -43,7 +45,7 @@ def test_clusters_never_split_and_mean_and_order_are_kept(w, lam):
     assert np.all(np.diff(pos[:, order], axis=1) >= -1e-9 * (1 + np.abs(w).max() + lam))
     counts = [traj.starts(t).size - 1 for t in ts]
     assert counts == sorted(counts, reverse=True)
-    for t0, t1 in zip(ts[:-1], ts[1:]):  # a boundary present at t1 was present at t0
+    for t0, t1 in itertools.pairwise(ts):  # a boundary present at t1 was present at t0
         assert set(traj.starts(t1)) <= set(traj.starts(t0))
 
 
@@ -62,7 +64,7 @@ def test_events_are_collisions_at_their_times(w, lam):
 def test_tied_inputs_merge_at_time_zero():
     traj = trajectories([2.0, 0.0, 2.0, 5.0], 0.1)
     assert traj.times[0] == 0.0
-    t0, clusters = traj.events[0]
+    _, clusters = traj.events[0]
     assert [c.tolist() for c in clusters] == [[0, 2]]
 
 

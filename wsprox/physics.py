@@ -42,6 +42,7 @@ not for speed; use :func:`wsprox.prox` for the prox itself).
 from __future__ import annotations
 
 import heapq
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,7 +97,7 @@ class Trajectories:
         for t in self.times:
             starts = self.starts(t)
             merged = []
-            for a, b in zip(starts[:-1], starts[1:]):
+            for a, b in itertools.pairwise(starts):
                 if b - a > 1 and np.any(self.boundary_times[a:b - 1] == t):
                     merged.append(np.sort(self.order[a:b]))
             out.append((float(t), merged))
