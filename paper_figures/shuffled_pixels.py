@@ -223,7 +223,7 @@ def make(out_dir, *, quick=False):
     ax_acc.legend()
     for (model, pixels), history in histories.items():
         ax_hist.plot(np.arange(1, len(history) + 1), history, label=f"{model}, {pixels}")
-    ax_hist.set(xlabel="epoch", ylabel="distinct first-layer weights / size", yscale="log",
+    ax_hist.set(xlabel="epoch", ylabel="distinct first-layer weights / size", ylim=(0, 1.05),
                 title="weight sharing during training")
     ax_hist.legend(fontsize=8)
     save_png(fig, out_dir, NAME, report)
