@@ -77,6 +77,14 @@ def test_cluster_count_at_one_matches_prox_result():
         np.testing.assert_array_equal(traj.labels(1.0), wsprox.prox_result(w, lam).labels)
 
 
+def test_one_particle_and_float32_input():
+    traj = trajectories(np.float32([2.5]), 3.0)
+    assert traj.times.size == 0
+    assert traj.positions(1.0).tolist() == [2.5]
+    w = np.float32([0.5, -1.0, 2.0, 0.25])
+    np.testing.assert_allclose(trajectories(w, 0.7).positions(1.0), wsprox.prox(w, 0.7), atol=1e-6)
+
+
 def test_two_particles_meet_at_closed_form_time():
     # v = +lam and -lam: they close the gap g at speed 2 lam.
     traj = trajectories([0.0, 3.0], 2.0)
@@ -96,5 +104,9 @@ def test_bad_input():
         trajectories([1.0, 2.0], -1.0)
     with pytest.raises(ValueError, match="NaN"):
         trajectories([1.0, np.nan], 1.0)
+    with pytest.raises(ValueError, match="empty"):
+        trajectories([], 1.0)
+    with pytest.raises(TypeError, match="real"):
+        trajectories([1j, 2.0], 1.0)
     with pytest.raises(ValueError, match="t must lie"):
         trajectories([1.0, 2.0], 1.0).positions(1.5)

@@ -164,7 +164,8 @@ def trajectories(w, lam, *, t_max=1.0):
     Raises
     ------
     ValueError
-        NaN or infinity in ``w``; ``lam`` or ``t_max`` negative or not finite.
+        ``w`` empty, NaN or infinity in ``w``; ``lam`` or ``t_max`` negative
+        or not finite.
     TypeError
         ``w`` not real.
 
@@ -192,6 +193,8 @@ def trajectories(w, lam, *, t_max=1.0):
     lam = check_penalty_weight(lam, "lam")
     t_max = check_penalty_weight(t_max, "t_max")
     values = as_float_array(w).astype(np.float64).ravel()
+    if values.size == 0:
+        raise ValueError("w is empty: there are no particles to follow")
     order = np.argsort(values, kind="stable")
     x = values[order]
     return Trajectories(values, lam, order, _boundary_times(x, lam, t_max), t_max)
