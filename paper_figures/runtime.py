@@ -78,7 +78,7 @@ def make(out_dir, *, quick=False):
         for d in progress(sizes, f"runtime ({kind})"):
             w, lam = make_input(kind, d)
             # many repeats where they are cheap: small sizes are the noisiest on a loaded machine
-            repeats = 15 if d <= 10**4 else 5 if d <= 10**5 else 3 if d <= 10**6 else 1
+            repeats = (5 if quick else 15) if d <= 10**4 else 5 if d <= 10**5 else 3 if d <= 10**6 else 1
             for name, fn in contenders.items():
                 if not grow(history[name], d, budget):
                     skipped.append(f"{name} on {kind} at d={d} (extrapolated over {budget:g} s)")
