@@ -46,31 +46,55 @@ def _median_seconds(fn, repeats):
     return float(np.median(times))
 
 
-def _cuda_available():
+def _cuda_status():
+    """Whether to time the CUDA backend, and the line that says so."""
     try:
+        import numba
         from numba import cuda
+    except ImportError:
+        return False, "CUDA: skipped, numba.cuda cannot be imported"
+    if numba.config.ENABLE_CUDASIM:
+        return False, "CUDA: skipped, NUMBA_ENABLE_CUDASIM is set (the simulator is not timed)"
+    if not cuda.is_available():
+        return False, "CUDA: skipped, numba.cuda.is_available() is False (no GPU on this machine)"
+    return True, "CUDA: timed on the device (input already there, synchronised after each call)"
 
-        return bool(cuda.is_available())
-    except ImportError:  # numba-cuda missing: no CUDA here
-        return False
+
+def _on_host(w):
+    return w
 
 
-def _contenders(cuda):
-    out = {f"cpu {m}": (lambda w, lam, m=m: wsprox.prox(w, lam, method=m)) for m in method_names()}
-    if cuda:
-        out.update({f"cuda {m}": (lambda w, lam, m=m: wsprox.prox(w, lam, method=m, backend="cuda"))
-                    for m in method_names()})
-    out["numpy.sort"] = lambda w, lam: np.sort(w)
-    out["scipy pipeline"] = scipy_prox
+def _cuda_prox(method):
+    """(prepare, run) for the CUDA backend: the input is copied once, the call synchronised."""
+    from wsprox import cuda
+
+    def run(w_device, lam):
+        wsprox.prox(w_device, lam, method=method, backend="cuda")
+        cuda.synchronize()
+
+    return cuda.to_device, run
+
+
+def _contenders(with_cuda):
+    """Name -> (prepare the input once, the timed call)."""
+    out = {f"cpu {m}": (_on_host, functools.partial(_cpu_prox, method=m)) for m in method_names()}
+    if with_cuda:
+        out.update({f"cuda {m}": _cuda_prox(m) for m in method_names()})
+    out["numpy.sort"] = (_on_host, lambda w, lam: np.sort(w))
+    out["scipy pipeline"] = (_on_host, scipy_prox)
     return out
+
+
+def _cpu_prox(w, lam, *, method):
+    return wsprox.prox(w, lam, method=method)
 
 
 def make(out_dir, *, quick=False):
     report = Report(NAME, SHOWS)
     sizes = [10**k for k in range(2, 5 if quick else 8)]
     budget = 1.0 if quick else 20.0
-    cuda = _cuda_available()
-    contenders = _contenders(cuda)
+    with_cuda, cuda_note = _cuda_status()
+    contenders = _contenders(with_cuda)
     rows = []
     skipped = []
     for kind in INPUTS:
@@ -79,12 +103,12 @@ def make(out_dir, *, quick=False):
             w, lam = make_input(kind, d)
             # many repeats where they are cheap: small sizes are the noisiest on a loaded machine
             repeats = (5 if quick else 15) if d <= 10**4 else 5 if d <= 10**5 else 3 if d <= 10**6 else 1
-            for name, fn in contenders.items():
+            for name, (prepare, fn) in contenders.items():
                 if not grow(history[name], d, budget):
                     skipped.append(f"{name} on {kind} at d={d} (extrapolated over {budget:g} s)")
                     continue
                 try:
-                    seconds = _median_seconds(functools.partial(fn, w, lam), repeats)
+                    seconds = _median_seconds(functools.partial(fn, prepare(w), lam), repeats)
                 except Exception as exc:  # noqa: BLE001 -- a backend that cannot take this method: record, go on
                     skipped.append(f"{name} on {kind} at d={d}: {type(exc).__name__}: {exc}")
                     continue
@@ -104,8 +128,6 @@ def make(out_dir, *, quick=False):
     axes[0].legend(fontsize=8)
     save_png(fig, out_dir, NAME, report)
     write_csv(rows, out_dir, NAME, report)
-    cuda_note = ("CUDA: timed on the device" if cuda else
-                 "CUDA: skipped, numba.cuda.is_available() is False (no GPU on this machine)")
     write_json({"rows": rows, "skipped": skipped, "cuda": cuda_note, "sizes": sizes}, out_dir, NAME, report)
 
     report.lines.append(cuda_note)
