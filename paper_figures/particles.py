@@ -16,7 +16,7 @@ from wsprox.physics import trajectories
 from ._common import Report, plt, save_png, write_csv, write_json
 
 NAME = "particles"
-SHOWS = "trajectories x_i(t) of 12 weights under prox_{t lam R}, t in [0, 1], collisions marked, ending at the prox"
+SHOWS = "exact trajectories x_i(t) of 12 weights under prox_{t lam R}, t in [0, 1], collisions marked, ending at the prox"
 
 
 def collapse_threshold(w):
@@ -31,10 +31,11 @@ def collapse_threshold(w):
     return float(np.max((d - 1) * (x.mean() - prefix) / (d - k)))
 
 
-def make(out_dir, *, quick=False, d=12, seed=0):
+def make(out_dir, *, quick=False, d=12, seed=1):
     report = Report(NAME, SHOWS)
-    w = np.random.default_rng(seed).normal(size=d)
-    lam = 0.75 * collapse_threshold(w)
+    # three loose groups of weights; lam at 0.4 of total collapse merges within groups first
+    w = np.repeat([-1.5, 0.0, 1.5], -(-d // 3))[:d] + 0.4 * np.random.default_rng(seed).normal(size=d)
+    lam = 0.4 * collapse_threshold(w)
     traj = trajectories(w, lam)
     t = np.union1d(np.linspace(0.0, 1.0, 201), traj.times)
     pos = traj.positions(t)
@@ -49,7 +50,9 @@ def make(out_dir, *, quick=False, d=12, seed=0):
     }
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.plot(t, pos, lw=1.2)
+    final = traj.labels(1.0)
+    for i in range(d):
+        ax.plot(t, pos[:, i], lw=1.2, color=f"C{final[i] % 10}")
     events = []
     for s, clusters in traj.events:
         at = traj.positions(s)
