@@ -1,0 +1,140 @@
+r"""Figure 2, runtime versus d: every method beside numpy.sort and SciPy.
+
+For random normal weights (``lam = 1``) and the worst case of imminent
+collisions (:func:`wsprox.worstcase.growing_cluster`), the median wall time
+of :func:`wsprox.prox` for every collision algorithm of the CPU backend
+(``wsprox.cpu.SOLVERS``; new methods appear automatically), of one
+``numpy.sort`` (the floor: every method sorts) and of the SciPy pipeline
+(argsort, ``z = x + v``, ``scipy.optimize.isotonic_regression``, un-sort).
+With a CUDA device (``numba.cuda.is_available()``) the CUDA backend is timed
+too; without one that is skipped and the output says so. A measurement whose
+extrapolated time exceeds the budget (imminent collisions on the worst case
+is quadratic) is skipped and recorded as such.
+"""
+import functools
+import time
+
+import numpy as np
+from scipy.optimize import isotonic_regression
+
+import wsprox
+
+from ._common import Report, plt, progress, save_png, write_csv, write_json
+from ._inputs import INPUTS, grow, make_input, method_names
+
+NAME = "runtime"
+SHOWS = "median seconds of wsprox.prox per method vs d (random and worst-case inputs), beside numpy.sort and SciPy"
+
+
+def scipy_prox(w, lam):
+    """The prox with SciPy: argsort, shift by the velocities, isotonic regression, un-sort."""
+    d = w.size
+    order = np.argsort(w)
+    v = lam * (d - 1 - 2 * np.arange(d)) / max(d - 1, 1)
+    out = np.empty(d)
+    out[order] = isotonic_regression(w[order] + v).x
+    return out
+
+
+def _median_seconds(fn, repeats):
+    fn()  # warm up: compile, caches
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def _cuda_status():
+    """Whether to time the CUDA backend, and the line that says so."""
+    try:
+        import numba
+        from numba import cuda
+    except ImportError:
+        return False, "CUDA: skipped, numba.cuda cannot be imported"
+    if numba.config.ENABLE_CUDASIM:
+        return False, "CUDA: skipped, NUMBA_ENABLE_CUDASIM is set (the simulator is not timed)"
+    if not cuda.is_available():
+        return False, "CUDA: skipped, numba.cuda.is_available() is False (no GPU on this machine)"
+    return True, "CUDA: timed on the device (input already there, synchronised after each call)"
+
+
+def _on_host(w):
+    return w
+
+
+def _cuda_prox(method):
+    """(prepare, run) for the CUDA backend: the input is copied once, the call synchronised."""
+    from wsprox import cuda
+
+    def run(w_device, lam):
+        wsprox.prox(w_device, lam, method=method, backend="cuda")
+        cuda.synchronize()
+
+    return cuda.to_device, run
+
+
+def _contenders(with_cuda):
+    """Name -> (prepare the input once, the timed call)."""
+    out = {f"cpu {m}": (_on_host, functools.partial(_cpu_prox, method=m)) for m in method_names()}
+    if with_cuda:
+        out.update({f"cuda {m}": _cuda_prox(m) for m in method_names()})
+    out["numpy.sort"] = (_on_host, lambda w, lam: np.sort(w))
+    out["scipy pipeline"] = (_on_host, scipy_prox)
+    return out
+
+
+def _cpu_prox(w, lam, *, method):
+    return wsprox.prox(w, lam, method=method)
+
+
+def make(out_dir, *, quick=False):
+    report = Report(NAME, SHOWS)
+    sizes = [10**k for k in range(2, 5 if quick else 8)]
+    budget = 1.0 if quick else 20.0
+    with_cuda, cuda_note = _cuda_status()
+    contenders = _contenders(with_cuda)
+    rows = []
+    skipped = []
+    for kind in INPUTS:
+        history = {name: [] for name in contenders}
+        for d in progress(sizes, f"runtime ({kind})"):
+            w, lam = make_input(kind, d)
+            # many repeats where they are cheap: small sizes are the noisiest on a loaded machine
+            repeats = (5 if quick else 15) if d <= 10**4 else 5 if d <= 10**5 else 3 if d <= 10**6 else 1
+            for name, (prepare, fn) in contenders.items():
+                if not grow(history[name], d, budget):
+                    skipped.append(f"{name} on {kind} at d={d} (extrapolated over {budget:g} s)")
+                    continue
+                try:
+                    seconds = _median_seconds(functools.partial(fn, prepare(w), lam), repeats)
+                except Exception as exc:  # noqa: BLE001 -- a backend that cannot take this method: record, go on
+                    skipped.append(f"{name} on {kind} at d={d}: {type(exc).__name__}: {exc}")
+                    continue
+                history[name].append((d, seconds))
+                rows.append({"input": kind, "d": d, "method": name, "seconds": seconds})
+
+    fig, axes = plt.subplots(1, len(INPUTS), figsize=(12, 4.5), sharey=True)
+    for ax, kind in zip(axes, INPUTS):
+        for name in contenders:
+            pts = [(r["d"], r["seconds"]) for r in rows if r["input"] == kind and r["method"] == name]
+            if pts:
+                style = "--" if name in ("numpy.sort", "scipy pipeline") else "-o"
+                ax.loglog(*zip(*pts), style, label=name, ms=4)
+        ax.set(title=f"{kind} input", xlabel="d")
+        ax.grid(True, which="major", alpha=0.3)
+    axes[0].set_ylabel("median seconds")
+    axes[0].legend(fontsize=8)
+    save_png(fig, out_dir, NAME, report)
+    write_csv(rows, out_dir, NAME, report)
+    write_json({"rows": rows, "skipped": skipped, "cuda": cuda_note, "sizes": sizes}, out_dir, NAME, report)
+
+    report.lines.append(cuda_note)
+    largest = max(sizes)
+    for kind in INPUTS:
+        at = {r["method"]: r["seconds"] for r in rows if r["input"] == kind and r["d"] == largest}
+        if at:
+            report.lines.append(f"{kind}, d={largest}: " + ", ".join(f"{m} {s * 1e3:.2f} ms" for m, s in at.items()))
+    report.lines += [f"skipped: {s}" for s in skipped]
+    return report
