@@ -71,6 +71,16 @@ class Trajectories:
         after ``t_max``.
     t_max : float
         The end of the simulated interval.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wsprox.physics import trajectories
+    >>> tr = trajectories(np.array([0.0, 1.0, 10.0]), 2.0)
+    >>> tr.times                      # the two small weights meet at t = 1/2
+    array([0.5])
+    >>> tr.positions(1.0)             # where they are at t = 1: the prox
+    array([1.5, 1.5, 8. ])
     """
 
     w: np.ndarray

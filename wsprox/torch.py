@@ -537,6 +537,13 @@ class SharingStats:
         entry: :math:`\dfrac{n b}{K b + n \lceil \log_2 K \rceil}` for
         :math:`n` entries of :math:`b` bits (32 for float32). Above 1 when
         sharing saves memory, below 1 when every value differs.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from wsprox.torch import sharing_stats
+    >>> sharing_stats(torch.tensor([0.0, 0.0, 1.5, 1.5]))
+    SharingStats(n_distinct=2, zero_fraction=0.5, compression_ratio=1.8823529411764706)
     """
 
     n_distinct: int
