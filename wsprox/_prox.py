@@ -18,6 +18,7 @@ from ._validation import (
     normalize_axis,
     result_dtype,
 )
+from .warm import ProxState
 
 __all__ = ["ProxResult", "prox", "prox_result", "BACKENDS"]
 
@@ -56,7 +57,7 @@ class ProxResult:
     backend: str
 
 
-def prox(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out=None):
+def prox(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out=None, warm=None):
     r"""The exact proximal operator of :math:`\lambda R + \ell_1 \|\cdot\|_1`.
 
     .. math::
@@ -87,6 +88,10 @@ def prox(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out=None):
     out : ndarray, optional
         Array of ``w``'s shape and result dtype to write the prox into; it may
         be ``w`` itself for an in-place prox.
+    warm : ProxState, optional
+        Warm start for repeated calls on slowly changing weights: the state
+        remembers this call's order and the next call repairs it instead of
+        sorting from scratch (same exact result).
 
     Returns
     -------
@@ -102,7 +107,8 @@ def prox(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out=None):
         ``backend``, an axis out of range, or ``out`` of the wrong shape.
     TypeError
         ``w`` complex, object or string; ``lam`` not a real scalar; ``out``
-        not a writeable array of the result dtype.
+        not a writeable array of the result dtype; ``warm`` not a
+        :class:`ProxState`.
 
     Notes
     -----
@@ -124,10 +130,10 @@ def prox(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out=None):
     array([[ 2. , -2. ],
            [ 1.5,  1.5]], dtype=float32)
     """
-    return _prox(w, lam, l1, method, backend, axis, out, want_labels=False).x
+    return _prox(w, lam, l1, method, backend, axis, out, warm, want_labels=False).x
 
 
-def prox_result(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out=None):
+def prox_result(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out=None, warm=None):
     """Like :func:`prox`, but also return the clusters: a :class:`ProxResult`.
 
     Parameters and errors are those of :func:`prox`.
@@ -141,10 +147,10 @@ def prox_result(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out
     >>> res.labels, res.n_clusters
     (array([2, 0, 1, 2]), 3)
     """
-    return _prox(w, lam, l1, method, backend, axis, out, want_labels=True)
+    return _prox(w, lam, l1, method, backend, axis, out, warm, want_labels=True)
 
 
-def _prox(w, lam, l1, method, backend, axis, out, *, want_labels):
+def _prox(w, lam, l1, method, backend, axis, out, warm, *, want_labels):
     lam = check_penalty_weight(lam, "lam")
     l1 = check_penalty_weight(l1, "l1")
     backend = check_choice(backend, "backend", BACKENDS)
@@ -155,13 +161,17 @@ def _prox(w, lam, l1, method, backend, axis, out, *, want_labels):
     axis = normalize_axis(axis, a.ndim)
     dtype = result_dtype(a.dtype)
     _check_out(out, a.shape, dtype)
+    if warm is not None and not isinstance(warm, ProxState):
+        raise TypeError(f"warm must be a wsprox.ProxState, got {type(warm).__name__}")
 
     rows = to_rows(a, axis)
     target = rows_view(out, axis) if out is not None else None
     out_rows = target if target is not None else np.empty(rows.shape, dtype=dtype)
     labels = np.empty(rows.shape, dtype=np.int64) if want_labels else None
     if rows.size:
-        n_clusters, rounds = cpu.prox_rows(cpu.SOLVERS[method], rows, lam, l1, out_rows, labels)
+        n_clusters, rounds = cpu.prox_rows(
+            cpu.SOLVERS[method], rows, lam, l1, out_rows, labels, warm=warm
+        )
     else:
         n_clusters = rounds = np.zeros(rows.shape[0], dtype=np.int64)
 

@@ -2,7 +2,9 @@ r"""The prox pipeline around a collision algorithm, on the CPU.
 
 For each row ``w`` of a batch:
 
-1. rank: ``order = argsort(w)`` and gather ``x = w[order]`` (float64);
+1. rank: an ascending ``order`` of ``w`` and ``x = w[order]`` (float64), by
+   the packed-key sort of :mod:`wsprox.cpu.ranking`, or, warm, by repairing
+   the order of a previous call;
 2. collide: ``solve`` partitions ``0..d-1`` into the blocks of the isotonic
    regression of ``z = x + v`` (:mod:`wsprox.cpu` states the contract);
 3. settle: every block's value, ``mean(x_a..x_b) + lam (d-1-a-b)/(d-1)``,
@@ -17,19 +19,12 @@ import numpy as np
 from numba import njit, prange
 
 from .blocks import block_value
+from .ranking import resort_rows, sort_rows
 
-__all__ = ["prox_rows", "rank_rows"]
-
-
-def rank_rows(rows):
-    """Per-row ascending order and the sorted values as float64."""
-    order = np.argsort(rows, axis=1)
-    x = np.empty(rows.shape)
-    _gather(rows, order, x)
-    return order, x
+__all__ = ["prox_rows"]
 
 
-def prox_rows(solve, rows, lam, l1, out, labels=None):
+def prox_rows(solve, rows, lam, l1, out, labels=None, *, warm=None):
     """Prox every row of ``rows`` into ``out`` with the collision kernel ``solve``.
 
     Parameters
@@ -44,6 +39,11 @@ def prox_rows(solve, rows, lam, l1, out, labels=None):
         Receives the prox; may be ``rows`` itself.
     labels : ndarray, shape (n, d), int64, optional
         Receives the cluster labels (0..K-1 by increasing value).
+    warm : wsprox.ProxState, optional
+        Warm start: when ``warm.order`` holds the order of a previous call on
+        rows of this shape, it is repaired instead of sorting from scratch;
+        on return ``warm.order`` is this call's order and ``warm.reused``
+        says whether the previous one could be repaired.
 
     Returns
     -------
@@ -52,7 +52,12 @@ def prox_rows(solve, rows, lam, l1, out, labels=None):
         is given, else the blocks found by ``solve``.
     """
     n, d = rows.shape
-    order, x = rank_rows(rows)
+    if warm is not None and warm.order is not None and warm.order.shape == rows.shape:
+        order, x, reused = resort_rows(rows, warm.order)
+    else:
+        (order, x), reused = sort_rows(rows), False
+    if warm is not None:
+        warm.order, warm.reused = order, reused
     starts = np.empty((n, d + 1), dtype=np.int64)
     counts = np.empty(n, dtype=np.int64)
     rounds = np.zeros(n, dtype=np.int64)
@@ -63,15 +68,6 @@ def prox_rows(solve, rows, lam, l1, out, labels=None):
     if labels is not None:
         _labels(out, order, starts, counts, labels)
     return counts, rounds
-
-
-@njit(cache=True, parallel=True)
-def _gather(rows, order, x):
-    n, d = rows.shape
-    for f in prange(n * d):
-        r = f // d
-        k = f - r * d
-        x[r, k] = rows[r, order[r, k]]
 
 
 @njit(cache=True, inline="always")
