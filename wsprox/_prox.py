@@ -16,6 +16,7 @@ from ._validation import (
     check_choice,
     check_penalty_weight,
     normalize_axis,
+    overflow_scale,
     result_dtype,
 )
 from .warm import ProxState
@@ -47,6 +48,13 @@ class ProxResult:
         The collision algorithm that ran (``"auto"`` resolved).
     backend : str
         Where it ran (``"auto"`` resolved).
+
+    Examples
+    --------
+    >>> import wsprox
+    >>> res = wsprox.prox_result([0.0, 1.0, 10.0], 2.0)
+    >>> res.x, res.labels, res.n_clusters
+    (array([1.5, 1.5, 8. ]), array([0, 0, 1]), 2)
     """
 
     x: np.ndarray
@@ -143,7 +151,7 @@ def prox_result(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out
     >>> import wsprox
     >>> res = wsprox.prox_result([4.0, 0.0, 1.0, 4.0], 1.0)
     >>> res.x
-    array([3.        , 0.66666667, 1.        , 3.        ])
+    array([3.33333333, 1.        , 1.33333333, 3.33333333])
     >>> res.labels, res.n_clusters
     (array([2, 0, 1, 2]), 3)
     """
@@ -169,9 +177,14 @@ def _prox(w, lam, l1, method, backend, axis, out, warm, *, want_labels):
     out_rows = target if target is not None else np.empty(rows.shape, dtype=dtype)
     labels = np.empty(rows.shape, dtype=np.int64) if want_labels else None
     if rows.size:
+        scale = overflow_scale(rows, lam, l1)
+        if scale != 1.0:
+            rows, lam, l1 = rows * scale, lam * scale, l1 * scale
         n_clusters, rounds = cpu.prox_rows(
             cpu.SOLVERS[method], rows, lam, l1, out_rows, labels, warm=warm
         )
+        if scale != 1.0:
+            out_rows /= scale
     else:
         n_clusters = rounds = np.zeros(rows.shape[0], dtype=np.int64)
 

@@ -5,6 +5,8 @@ makes every 1-D slice along that axis a row.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = ["to_rows", "from_rows", "rows_view"]
@@ -15,7 +17,7 @@ def to_rows(a: np.ndarray, axis) -> np.ndarray:
     if axis is None:
         return np.ascontiguousarray(a).reshape(1, a.size)
     moved = np.moveaxis(a, axis, -1)
-    return np.ascontiguousarray(moved).reshape(-1, a.shape[axis])
+    return np.ascontiguousarray(moved).reshape(math.prod(moved.shape[:-1]), a.shape[axis])
 
 
 def from_rows(rows: np.ndarray, shape: tuple, axis) -> np.ndarray:
@@ -34,4 +36,4 @@ def rows_view(a: np.ndarray, axis):
         return a.reshape(1, a.size)
     if axis != a.ndim - 1:
         return None
-    return a.reshape(-1, a.shape[axis])
+    return a.reshape(math.prod(a.shape[:-1]), a.shape[axis])

@@ -16,6 +16,7 @@ __all__ = [
     "check_penalty_weight",
     "normalize_axis",
     "result_dtype",
+    "overflow_scale",
 ]
 
 
@@ -68,8 +69,9 @@ def as_float_array(w, name: str = "w", *, check_finite: bool = True) -> np.ndarr
 def _check_finite(a: np.ndarray, name: str) -> None:
     # The sum of finite numbers is finite unless it overflows, and any NaN or
     # infinity makes it non-finite: one fast reduction settles the common case.
-    if a.size == 0 or np.isfinite(np.sum(a, dtype=np.float64)):
-        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        if a.size == 0 or np.isfinite(np.sum(a, dtype=np.float64)):
+            return
     bad = ~np.isfinite(a)
     if not bad.any():
         return
@@ -117,3 +119,20 @@ def normalize_axis(axis, ndim: int):
     if not -ndim <= axis < ndim:
         raise ValueError(f"axis {axis} is out of bounds for an array of dimension {ndim}")
     return axis % ndim
+
+
+def overflow_scale(a: np.ndarray, *weights: float) -> float:
+    """A power of two ``s`` that keeps float64 sums of ``s * a`` and ``s * weights`` finite.
+
+    The prox is positively homogeneous, ``prox_{lam R}(s w) = s prox_{(lam/s) R}(w)``,
+    and scaling by a power of two is exact, so callers scale inputs whose sums
+    over ``a.size`` terms could overflow and unscale the result. Returns 1.0 in
+    every ordinary case.
+    """
+    if a.size == 0:
+        return 1.0
+    big = max(float(np.max(a)), -float(np.min(a)), *weights)
+    limit = 2.0 ** 1000 / a.size
+    if big <= limit:
+        return 1.0
+    return 2.0 ** -(int(np.ceil(np.log2(big / limit))))

@@ -43,7 +43,7 @@ import numpy as np
 from numba import njit
 
 from ._rows import to_rows
-from ._validation import as_float_array, check_penalty_weight, normalize_axis
+from ._validation import as_float_array, check_penalty_weight, normalize_axis, overflow_scale
 from .cpu.pava import pava_row
 from .penalty import penalty, sorted_weights
 
@@ -69,6 +69,13 @@ class OptimalityCertificate:
         ``0.5*||x - w||^2 + lam*R(x) + l1*||x||_1`` (summed over slices).
     n_clusters : int
         Number of clusters (groups of equal entries) of ``x``, over all slices.
+
+    Examples
+    --------
+    >>> import wsprox
+    >>> cert = wsprox.check_optimality([0.0, 1.0, 10.0], [1.5, 1.5, 8.0], 2.0)
+    >>> cert.optimal, cert.n_clusters, bool(cert)
+    (True, 2, True)
     """
 
     residual: float
@@ -153,10 +160,12 @@ def check_optimality(w, x, lam, *, l1=0.0, tol=None, axis=None, cluster_tol=0.0)
         snapped = _snap(xr, cluster_tol)
         snap_distance = float(np.linalg.norm(snapped - xr))
         xr = snapped
-    residual, n_clusters = _residual(wr, xr, lam, l1)
-    residual += snap_distance
+    scale = overflow_scale(np.concatenate([wr.ravel(), xr.ravel()]), lam, l1)
+    residual, n_clusters = _residual(wr * scale, xr * scale, lam * scale, l1 * scale)
+    residual = residual / scale + snap_distance
     pen = penalty(xr, axis=1).sum() if d > 1 else 0.0
-    objective = 0.5 * float(np.sum((xr - wr) ** 2)) + lam * float(pen) + l1 * float(np.abs(xr).sum())
+    with np.errstate(over="ignore"):
+        objective = 0.5 * float(np.sum((xr - wr) ** 2)) + lam * float(pen) + l1 * float(np.abs(xr).sum())
     if tol is None:
         size = max(n * d, 1)
         rounding = np.finfo(b.dtype).eps * np.sqrt(size) + np.finfo(np.float64).eps * size
