@@ -5,8 +5,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import wsprox
+from wsprox.cpu import kernels
 from wsprox.bench import scipy_prox
 from wsprox.cpu.pipeline import _settle
+
+@pytest.fixture(params=["serial", "threaded"])
+def threads(request, monkeypatch):
+    """Run the kernels serial, then threaded (as they run on large inputs)."""
+    if request.param == "threaded":
+        monkeypatch.setattr(kernels, "THREADED_MIN", 64)
+    return request.param
 
 
 @given(seed=st.integers(0, 2**32 - 1), parts=st.integers(1, 5), n=st.integers(1, 3),
@@ -32,7 +40,7 @@ def test_settle_is_a_running_max_across_parts(seed, parts, n, l1):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape, axis", [((70_001,), None), ((3, 30_000), 1)])
-def test_large_inputs_agree_with_scipy_and_certificate(dtype, shape, axis):
+def test_large_inputs_agree_with_scipy_and_certificate(dtype, shape, axis, threads):
     # Big enough for the threaded ranking and settle; ties and last-bit neighbours.
     rng = np.random.default_rng(2)
     w = rng.standard_normal(shape).astype(dtype)

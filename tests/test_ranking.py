@@ -7,11 +7,18 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import wsprox
+from wsprox.cpu import kernels
 from wsprox.cpu.ranking import sort_rows
 from wsprox.reference import prox_exact
 
-TINY64 = np.finfo(np.float64).smallest_subnormal
-TINY32 = np.finfo(np.float32).smallest_subnormal
+
+
+@pytest.fixture(params=["serial", "threaded"])
+def threads(request, monkeypatch):
+    """Run the kernels serial, then threaded (as they run on large inputs)."""
+    if request.param == "threaded":
+        monkeypatch.setattr(kernels, "THREADED_MIN", 64)
+    return request.param
 
 
 def nasty(dtype):
@@ -61,7 +68,7 @@ def test_float64_ties_in_the_key_are_repaired(seed, d, spread):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n", [1, 3])
-def test_large_rows_use_the_threaded_paths(dtype, n):
+def test_large_rows_use_the_threaded_paths(dtype, n, threads):
     # n * d >= 2**16: two halves merged (one row) or rows split between threads.
     rng = np.random.default_rng(n)
     d = 70_001

@@ -5,8 +5,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import wsprox
+from wsprox.cpu import kernels
 from wsprox.cpu.ranking import resort_rows, sort_rows
 from wsprox.reference import prox_exact
+
+@pytest.fixture(params=["serial", "threaded"])
+def threads(request, monkeypatch):
+    """Run the kernels serial, then threaded (as they run on large inputs)."""
+    if request.param == "threaded":
+        monkeypatch.setattr(kernels, "THREADED_MIN", 64)
+    return request.param
 
 
 def assert_ranked(rows, order, x):
@@ -41,7 +49,7 @@ def test_resort_from_any_permutation(seed, d):
     assert_ranked(rows, *resort_rows(rows, order, chunk=4)[:2])
 
 
-def test_resort_repairs_within_the_chunks():
+def test_resort_repairs_within_the_chunks(threads):
     # Entries out of place by less than a chunk: the warm path succeeds.
     rng = np.random.default_rng(0)
     d = 5000
@@ -55,7 +63,7 @@ def test_resort_repairs_within_the_chunks():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("axis", [None, 1])
-def test_training_sequence_matches_cold(dtype, axis):
+def test_training_sequence_matches_cold(dtype, axis, threads):
     rng = np.random.default_rng(1)
     w = rng.standard_normal((3, 2000)).astype(dtype)
     state = wsprox.ProxState()

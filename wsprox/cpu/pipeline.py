@@ -19,12 +19,11 @@ import numpy as np
 from numba import get_num_threads, njit, prange
 
 from .blocks import block_value
+from .kernels import kernel, threaded
 from .ranking import resort_rows, sort_rows
 
 __all__ = ["prox_rows"]
 
-#: Below this many entries the passes run on one thread.
-_PARALLEL_MIN = 1 << 16
 
 
 def prox_rows(solve, rows, lam, l1, out, labels=None, *, warm=None):
@@ -65,7 +64,7 @@ def prox_rows(solve, rows, lam, l1, out, labels=None, *, warm=None):
     counts = np.empty(n, dtype=np.int64)
     rounds = np.zeros(n, dtype=np.int64)
     solve(x, lam, starts, counts, rounds)
-    parts = max(1, get_num_threads() // n) if n * d >= _PARALLEL_MIN else 1
+    parts = max(1, get_num_threads() // n) if threaded(n * d) else 1
     _settle(x, starts, counts, order, lam, l1, parts, out)
     if labels is not None:
         _labels(out, order, starts, counts, labels)
@@ -74,21 +73,24 @@ def prox_rows(solve, rows, lam, l1, out, labels=None, *, warm=None):
 
 @njit(cache=True, inline="always")
 def _block_mean(x, starts, lam, r, b):
-    # Compensated (Neumaier) summation: the block's mean is accurate to a few
-    # ulps however long the block, which the certificate's tolerance expects.
+    # The block's first value plus the compensated (Neumaier) sum of the
+    # offsets from it: the mean is accurate to a few ulps however long the
+    # block, which the certificate's tolerance expects, and a block of equal
+    # values gets exactly that value.
     a = starts[r, b]
     e = starts[r, b + 1]
+    x0 = x[r, a]
     total = 0.0
     carry = 0.0
-    for k in range(a, e):
-        v = x[r, k]
+    for k in range(a + 1, e):
+        v = x[r, k] - x0
         t = total + v
         if abs(total) >= abs(v):
             carry += (total - t) + v
         else:
             carry += (v - t) + total
         total = t
-    return block_value(total + carry, lam, x.shape[1], a, e - 1)
+    return x0 + block_value(total + carry, lam, x.shape[1], a, e - 1)
 
 
 @njit(cache=True, inline="always")
@@ -106,7 +108,7 @@ def _fill(out, order, starts, r, b, v):
         out[r, order[r, k]] = v
 
 
-@njit(cache=True, parallel=True)
+@kernel
 def _settle(x, starts, counts, order, lam, l1, parts, out):
     """Block values, soft-thresholded, scattered to ``out`` in one pass.
 
@@ -136,7 +138,7 @@ def _settle(x, starts, counts, order, lam, l1, parts, out):
             top = max(top, tops[r, p])
 
 
-@njit(cache=True, parallel=True)
+@kernel
 def _labels(out, order, starts, counts, labels):
     # Labels number the distinct *output* values: soft-thresholding and the
     # output dtype can make neighbouring blocks equal, and then they share one.

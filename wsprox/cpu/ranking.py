@@ -41,11 +41,13 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import get_num_threads, njit, prange
 
+from .kernels import kernel, threaded
+
 __all__ = ["sort_rows", "resort_rows", "CHUNK"]
 
 #: Entries per chunk of the warm ranking (a power of two).
 CHUNK = 1 << 15
-#: Below this many entries everything runs on one thread.
+#: Below this many entries the sorts run on one thread (above: two Python threads).
 _PARALLEL_MIN = 1 << 16
 #: Runs of tied top bits up to this length are repaired by insertion sort.
 _INSERTION_MAX = 16
@@ -62,7 +64,7 @@ def _threads():
 
 def _row_parts(n, d):
     """Tasks per row: split a single large row among the threads."""
-    return max(1, get_num_threads() // n) if n * d >= _PARALLEL_MIN else 1
+    return max(1, get_num_threads() // n) if threaded(n * d) else 1
 
 
 # --------------------------------------------------------------------------
@@ -82,7 +84,7 @@ def _ordered(b, width):
     return u << np.uint64(64 - width)
 
 
-@njit(cache=True, parallel=True)
+@kernel
 def _pack(bits, shift, parts, keys):
     n, d = bits.shape
     width = bits.itemsize * 8
@@ -130,7 +132,7 @@ def _merge_start(keys, r, split, k):
     return lo
 
 
-@njit(cache=True, parallel=True)
+@kernel
 def _unpack(keys, split, parts, shift, decoded, order):
     """Merge the two sorted runs of every row of exact float32 keys into
     ``order`` and ``decoded``, the float32 patterns of the sorted values."""
@@ -158,7 +160,7 @@ def _unpack(keys, split, parts, shift, decoded, order):
                 decoded[r, k] = ~u
 
 
-@njit(cache=True, parallel=True)
+@kernel
 def _widen(x32, parts, x):
     n, d = x.shape
     for t in prange(n * parts):
@@ -200,7 +202,7 @@ def _sort_run(x, order, r, a, b):
         order[r, a + k] = os[perm[k]]
 
 
-@njit(cache=True, parallel=True)
+@kernel
 def _repair(x, order, shift, span):
     """Sort by value every run of ``x`` whose top ``64 - shift`` bits tie.
 
@@ -230,7 +232,7 @@ def _repair(x, order, shift, span):
             k += 1
 
 
-@njit(cache=True, parallel=True)
+@kernel
 def _key_cuts(keys, shift, parts):
     # Cut every sorted row into ``parts`` tasks at run starts of the top bits.
     n, d = keys.shape
@@ -268,7 +270,7 @@ def _sort_indices(rows, r, idx, a, b):
         idx[r, a + k] = run[perm[k]]
 
 
-@njit(cache=True, parallel=True)
+@kernel
 def _keys_to_order(keys, shift, cuts, rows, order):
     """``order = keys & mask`` in place (``order`` views ``keys``), and every
     run of keys whose truncated values tie is sorted by the full values."""
@@ -353,7 +355,7 @@ def sort_rows(rows):
 # warm start
 
 
-@njit(cache=True, parallel=True)
+@kernel
 def _gather(rows, order, parts, x):
     n, d = rows.shape
     for t in prange(n * parts):
@@ -363,7 +365,7 @@ def _gather(rows, order, parts, x):
             x[r, k] = rows[r, order[r, k]]
 
 
-@njit(cache=True, parallel=True)
+@kernel
 def _pack_chunks(x, shift, keys):
     # Keys of x by chunk of 2**shift entries: the value's top bits and the
     # position within the chunk; the padding after the last entry sorts last.
@@ -381,7 +383,7 @@ def _pack_chunks(x, shift, keys):
             keys[r, k] = ((_ordered(xbits[r, k], 64) >> s) << s) | np.uint64(k - lo)
 
 
-@njit(cache=True, parallel=True)
+@kernel
 def _unpack_chunks(keys, chunk, x0, order0, order, x):
     n, d = x.shape
     mask = np.uint64(chunk - 1)
@@ -395,7 +397,7 @@ def _unpack_chunks(keys, chunk, x0, order0, order, x):
             order[r, k] = order0[r, src]
 
 
-@njit(cache=True, parallel=True)
+@kernel
 def _merge_boundaries(x, order, chunk):
     """Merge the overlap of every two neighbouring sorted chunks; False if
     two overlaps touch (the order moved too far for the chunks)."""
@@ -441,7 +443,7 @@ def _merge_boundaries(x, order, chunk):
     return True
 
 
-@njit(cache=True, parallel=True)
+@kernel
 def _is_sorted(x, parts):
     n, d = x.shape
     bad = 0
