@@ -47,7 +47,7 @@ __all__ = ["sort_rows", "resort_rows", "CHUNK"]
 
 #: Entries per chunk of the warm ranking (a power of two).
 CHUNK = 1 << 15
-#: Below this many entries the sorts run on one thread (above: two Python threads).
+#: From this many entries the two sorts of float64 rows run on two threads.
 _PARALLEL_MIN = 1 << 16
 #: Runs of tied top bits up to this length are repaired by insertion sort.
 _INSERTION_MAX = 16
@@ -97,13 +97,16 @@ def _pack(bits, shift, parts, keys):
 
 
 def _sort_keys(keys):
-    """Sort every row of ``keys`` in place, on two threads when worth it.
+    """Sort every row of ``keys`` in place, on two threads for large inputs.
+
+    Splitting one row costs a merge (branchy, a few ms per million keys):
+    worth it only from :data:`~wsprox.cpu.kernels.THREADED_MIN` entries.
 
     Returns ``split``: every row is sorted on ``[0, split)`` and on
     ``[split, d)`` (``split == d`` when rows were sorted whole).
     """
     n, d = keys.shape
-    if n * d < _PARALLEL_MIN or get_num_threads() < 2:
+    if not threaded(n * d):
         keys.sort(axis=1)
         return d
     if n == 1:
