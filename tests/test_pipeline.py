@@ -5,9 +5,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import wsprox
-from wsprox.cpu import kernels
 from wsprox.bench import scipy_prox
+from wsprox.cpu import kernels
 from wsprox.cpu.pipeline import _settle
+
 
 @pytest.fixture(params=["serial", "threaded"])
 def threads(request, monkeypatch):

@@ -1,16 +1,15 @@
 """The packed-key ranking is exact: sorted values and a sorting permutation."""
 import numpy as np
 import pytest
-from conftest import lams
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import wsprox
+from conftest import lams
 from wsprox.cpu import kernels
 from wsprox.cpu.ranking import sort_rows
 from wsprox.reference import prox_exact
-
 
 
 @pytest.fixture(params=["serial", "threaded"])

@@ -9,6 +9,7 @@ from wsprox.cpu import kernels
 from wsprox.cpu.ranking import resort_rows, sort_rows
 from wsprox.reference import prox_exact
 
+
 @pytest.fixture(params=["serial", "threaded"])
 def threads(request, monkeypatch):
     """Run the kernels serial, then threaded (as they run on large inputs)."""

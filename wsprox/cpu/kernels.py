@@ -12,7 +12,7 @@ import types
 
 from numba import get_num_threads, njit
 
-__all__ = ["kernel", "threaded", "THREADED_MIN"]
+__all__ = ["THREADED_MIN", "kernel", "threaded"]
 
 #: Entries from which a pass runs on all of Numba's threads.
 THREADED_MIN = 1 << 21

@@ -43,7 +43,7 @@ from numba import get_num_threads, njit, prange
 
 from .kernels import kernel, threaded
 
-__all__ = ["sort_rows", "resort_rows", "CHUNK"]
+__all__ = ["CHUNK", "resort_rows", "sort_rows"]
 
 #: Entries per chunk of the warm ranking (a power of two).
 CHUNK = 1 << 15
@@ -277,7 +277,7 @@ def _sort_indices(rows, r, idx, a, b):
 def _keys_to_order(keys, shift, cuts, rows, order):
     """``order = keys & mask`` in place (``order`` views ``keys``), and every
     run of keys whose truncated values tie is sorted by the full values."""
-    n, d = keys.shape
+    n = keys.shape[0]
     parts = cuts.shape[1] - 1
     s = np.uint64(shift)
     mask = (np.uint64(1) << s) - np.uint64(1)
@@ -376,7 +376,6 @@ def _pack_chunks(x, shift, keys):
     m = keys.shape[1]
     xbits = x.view(np.uint64)
     s = np.uint64(shift)
-    mask = (np.uint64(1) << s) - np.uint64(1)
     for r in range(n):
         keys[r, d:] = ~np.uint64(0)
     for t in prange(n * (m >> shift)):
