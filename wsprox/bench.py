@@ -23,8 +23,9 @@ against the baselines:
     ``1e-3`` times the weights' standard deviation to the previous prox
     output, and every call passes the same :class:`wsprox.ProxState`.
 
-Inputs: ``normal`` (standard normal) and, when :mod:`wsprox.worstcase` is
-there, every family of its ``FAMILIES`` registry. Every figure is the median
+Inputs: ``normal`` (standard normal, ``--lam``) and, when
+:mod:`wsprox.worstcase` is there, every family of its ``FAMILIES`` registry
+(``family(d) -> (w, lam)``, with its own ``lam``). Every figure is the median
 of ``--repeat`` timed calls after one untimed call (Numba compiles on first
 use). Ratios are to ``numpy.sort[f64]`` measured in the same run, on the
 same machine state: on a loaded machine absolute times drift, ratios much
@@ -116,7 +117,7 @@ def time_call(fn, args_list, *, sync=None):
 
 
 def _inputs(names):
-    families = {"normal": lambda d, seed=0: np.random.default_rng(seed).standard_normal(d)}
+    families = {"normal": lambda d: np.random.default_rng(0).standard_normal(d)}
     try:
         from . import worstcase
     except ImportError:
@@ -155,15 +156,16 @@ def _cases(w, lam, methods, backend, sync, repeat, baselines):
             pass
         else:
             cases["torchsort"] = time_call(torchsort_prox, [(w, lam)] * reps)
-    seq = training_sequence(w, lam, reps + 1)
+    seq = training_sequence(w, lam, reps + 2)
     for m in methods:
         def call(v, state=None, m=m):
             return wsprox.prox(v, lam, method=m, backend=backend, warm=state)
 
         cases[m] = time_call(call, [(w,)] * reps, sync=sync)
         state = wsprox.ProxState()
-        call(seq[0], state)  # the first call has no order to reuse: untimed, like the warm-up
-        cases[m + "+warm"] = time_call(call, [(v, state) for v in seq[1:]], sync=sync)
+        call(seq[0], state)  # the first call has no order to reuse
+        call(seq[1], state)  # untimed warm calls, so that every warm kernel is compiled
+        cases[m + "+warm"] = time_call(call, [(v, state) for v in seq[2:]], sync=sync)
     return cases
 
 
@@ -221,18 +223,21 @@ def main(argv=None):
         for dtype in dtypes:
             for d in sizes:
                 try:
-                    w = np.asarray(gen(d), dtype=dtype)
+                    made = gen(d)
                 except ValueError as exc:  # a family may not exist at every size
                     print(f"\n{name} {dtype} d={d:.0e}: skipped ({exc})")
                     continue
-                cases = _cases(w, args.lam, methods, args.backend, sync, repeat,
-                               not args.no_baselines)
+                # wsprox.worstcase families give (w, lam): the lam that makes them hard.
+                w, lam = made if isinstance(made, tuple) else (made, args.lam)
+                w = np.asarray(w, dtype=dtype)
+                cases = _cases(w, lam, methods, args.backend, sync, repeat, not args.no_baselines)
                 base = cases.get("numpy.sort[f64]", float("nan"))
                 scipy = cases.get("scipy", float("nan"))
-                print(f"\n{name} {dtype} d={d:.0e}{'ms':>22}{'x sort':>10}{'scipy/t':>10}")
+                head = f"{name} {dtype} d={d:.0e} lam={lam:.3g}"
+                print(f"\n{head:<40}{'ms':>12}{'x sort':>10}{'scipy/t':>10}")
                 for case, t in cases.items():
                     print(f"  {case:<28}{t * 1e3:12.3f}{t / base:9.2f}x{scipy / t:9.2f}x")
-                    records.append({"input": name, "dtype": dtype, "d": d, "case": case,
+                    records.append({"input": name, "dtype": dtype, "d": d, "lam": lam, "case": case,
                                     "seconds": t, "ratio_to_sort": t / base,
                                     "speedup_over_scipy": scipy / t})
     meta["loadavg_end"] = os.getloadavg()
