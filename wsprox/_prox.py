@@ -1,7 +1,8 @@
 r"""The front door: :func:`prox` and :func:`prox_result`.
 
 Validates the input, reshapes it into rows, and dispatches on the backend and
-the method to the kernels of :mod:`wsprox.cpu`.
+the method to the kernels of :mod:`wsprox.cpu` or :mod:`wsprox.cuda` (imported
+only when asked for: ``backend="cuda"``, or a device array with ``"auto"``).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from .warm import ProxState
 __all__ = ["ProxResult", "prox", "prox_result", "BACKENDS"]
 
 #: Backend names accepted by ``backend=``.
-BACKENDS = ("auto", "cpu")
+BACKENDS = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,9 @@ class ProxResult:
         the slices when ``axis`` is given.
     rounds : int
         Iterations or parallel rounds of the collision algorithm (the most
-        over the slices): ``d`` for PAVA.
+        over the slices): ``d`` for PAVA, iterations (one per cluster) for
+        end collisions, rounds for imminent collisions, binary-search steps
+        summed over the levels for search collisions.
     method : str
         The collision algorithm that ran (``"auto"`` resolved).
     backend : str
@@ -85,21 +88,29 @@ def prox(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out=None, 
         Weight of the L1 penalty, finite and ``>= 0``. The prox of the sum is
         the prox of :math:`\lambda R` soft-thresholded by ``l1``.
     method : str, optional
-        The collision algorithm: ``"pava"``, or ``"auto"`` (the fastest exact
-        method of the backend).
-    backend : {"auto", "cpu"}, optional
-        Where to compute; ``"auto"`` picks the CPU for host arrays.
+        The collision algorithm: ``"pava"``, ``"end_collisions"``,
+        ``"imminent_collisions"``, ``"search_collisions"`` (those of the
+        backend), or ``"auto"`` (the fastest exact method of the backend).
+    backend : {"auto", "cpu", "cuda"}, optional
+        Where to compute; ``"auto"`` picks CUDA for device arrays (objects
+        with ``__cuda_array_interface__``: CuPy, PyTorch CUDA tensors, Numba)
+        and the CPU for host arrays. ``"cuda"`` copies a NumPy input to the
+        device and the prox back; a device input stays on the device and the
+        prox is returned as the same kind of array. Without a GPU it raises
+        a RuntimeError unless Numba's CUDA simulator is enabled
+        (``NUMBA_ENABLE_CUDASIM=1`` before Numba is imported).
     axis : int or None, optional
         ``None`` (default) treats ``w`` as one flattened vector, the paper's
         use for the weights of a layer; an integer applies the prox to every
         1-D slice along that axis independently.
-    out : ndarray, optional
-        Array of ``w``'s shape and result dtype to write the prox into; it may
-        be ``w`` itself for an in-place prox.
+    out : ndarray or device array, optional
+        Array of ``w``'s shape and result dtype to write the prox into (a
+        device array when ``w`` is one); it may be ``w`` itself for an
+        in-place prox.
     warm : ProxState, optional
         Warm start for repeated calls on slowly changing weights: the state
         remembers this call's order and the next call repairs it instead of
-        sorting from scratch (same exact result).
+        sorting from scratch (same exact result; CPU backend).
 
     Returns
     -------
@@ -158,13 +169,30 @@ def prox_result(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out
     return _prox(w, lam, l1, method, backend, axis, out, warm, want_labels=True)
 
 
+def _on_device(w):
+    # PyTorch CUDA tensors (whose __cuda_array_interface__ raises while they
+    # require grad), CuPy and Numba's (and its simulator's) device arrays.
+    module = type(w).__module__
+    if module.split(".")[0] == "torch":
+        return bool(getattr(w, "is_cuda", False))
+    return hasattr(w, "__cuda_array_interface__") or module.startswith("numba.cuda")
+
+
 def _prox(w, lam, l1, method, backend, axis, out, warm, *, want_labels):
     lam = check_penalty_weight(lam, "lam")
     l1 = check_penalty_weight(l1, "l1")
     backend = check_choice(backend, "backend", BACKENDS)
-    method = check_choice(method, "method", ("auto", *cpu.SOLVERS))
+    if backend == "auto":
+        backend = "cuda" if _on_device(w) else "cpu"
+    if backend == "cuda":
+        from . import cuda as kernels
+    else:
+        kernels = cpu
+    method = check_choice(method, "method", ("auto", *kernels.SOLVERS))
     if method == "auto":
-        method = cpu.AUTO_METHOD
+        method = kernels.AUTO_METHOD
+    if backend == "cuda" and _on_device(w):
+        return _prox_on_device(w, lam, l1, method, axis, out, want_labels)
     a = as_float_array(w)
     axis = normalize_axis(axis, a.ndim)
     dtype = result_dtype(a.dtype)
@@ -180,9 +208,14 @@ def _prox(w, lam, l1, method, backend, axis, out, warm, *, want_labels):
         scale = overflow_scale(rows, lam, l1)
         if scale != 1.0:
             rows, lam, l1 = rows * scale, lam * scale, l1 * scale
-        n_clusters, rounds = cpu.prox_rows(
-            cpu.SOLVERS[method], rows, lam, l1, out_rows, labels, warm=warm
-        )
+        if backend == "cuda":
+            n_clusters, rounds = kernels.prox_host_rows(
+                kernels.SOLVERS[method], rows, lam, l1, out_rows, labels
+            )
+        else:
+            n_clusters, rounds = cpu.prox_rows(
+                cpu.SOLVERS[method], rows, lam, l1, out_rows, labels, warm=warm
+            )
         if scale != 1.0:
             out_rows /= scale
     else:
@@ -193,16 +226,32 @@ def _prox(w, lam, l1, method, backend, axis, out, warm, *, want_labels):
         if target is None:
             np.copyto(out, x)
         x = out
-    if not want_labels:
-        return ProxResult(x, None, None, None, method, "cpu")
-    batch_shape = a.shape[:axis] + a.shape[axis + 1:] if axis is not None else None
+    labels = from_rows(labels, a.shape, axis) if want_labels else None
+    return _result(x, labels, n_clusters, rounds, a.shape, axis, method, backend)
+
+
+def _prox_on_device(w, lam, l1, method, axis, out, want_labels):
+    from . import cuda
+
+    shape = tuple(w.shape)
+    axis = normalize_axis(axis, len(shape))
+    x, labels, n_clusters, rounds = cuda.prox_device(
+        cuda.SOLVERS[method], w, lam, l1, axis, out, want_labels
+    )
+    return _result(x, labels, n_clusters, rounds, shape, axis, method, "cuda")
+
+
+def _result(x, labels, n_clusters, rounds, shape, axis, method, backend):
+    if labels is None:
+        return ProxResult(x, None, None, None, method, backend)
+    batch_shape = shape[:axis] + shape[axis + 1:] if axis is not None else None
     return ProxResult(
         x=x,
-        labels=from_rows(labels, a.shape, axis),
+        labels=labels,
         n_clusters=int(n_clusters.max(initial=0)) if axis is None else n_clusters.reshape(batch_shape),
         rounds=int(rounds.max(initial=0)),
         method=method,
-        backend="cpu",
+        backend=backend,
     )
 
 

@@ -12,12 +12,15 @@ Every algorithm module exposes the same kernel,
 and :func:`wsprox.cpu.pipeline.prox_rows` does the rest (rank, gather, block
 values, soft-threshold, scatter), identical for every algorithm.
 """
-from . import pava
+from . import end_collisions, imminent_collisions, pava, search_collisions
 from .pipeline import prox_rows
 
 #: The collision algorithms of this backend, by method name.
 SOLVERS = {
     "pava": pava.solve,
+    "end_collisions": end_collisions.solve,
+    "imminent_collisions": imminent_collisions.solve,
+    "search_collisions": search_collisions.solve,
 }
 
 #: The method ``method="auto"`` picks on this backend.

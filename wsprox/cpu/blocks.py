@@ -11,7 +11,18 @@ at the mean of its velocities, which has the closed form
 so its position at time 1 (its value in the isotonic regression of
 :math:`z = x + v`) is :math:`\operatorname{mean}(x_a..x_b) + \bar v_{a..b}`.
 Using the closed form instead of summing the velocities keeps block values
-accurate however long the block.
+accurate however long the block. :func:`block_value` evaluates it as one
+quotient,
+
+.. math::
+
+    \frac{(d-1)\sum_{k=a}^{b} x_k + \lambda\, n\,(d-1-a-b)}{n\,(d-1)},
+    \qquad n = b - a + 1,
+
+whose numerator is exact for integer data and dyadic ``lam`` (of moderate
+size); a correctly rounded quotient of exact numbers gives equal results for
+blocks of exactly equal value, so the collision algorithms see the exact ties
+of such inputs as ties and all find the exact partition.
 """
 from numba import njit
 
@@ -29,4 +40,7 @@ def block_velocity(lam, d, a, b):
 @njit(cache=True, inline="always")
 def block_value(total, lam, d, a, b):
     """Position at time 1 of block ``a..b`` whose sorted values sum to ``total``."""
-    return total / (b - a + 1) + block_velocity(lam, d, a, b)
+    n = b - a + 1
+    if d <= 1 or lam == 0.0:           # no velocities: the plain mean, exact for singletons
+        return total / n
+    return (total * (d - 1) + lam * (n * (d - 1 - a - b))) / (n * (d - 1))

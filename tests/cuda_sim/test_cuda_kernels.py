@@ -1,0 +1,213 @@
+"""The CUDA backend on a CUDA device or Numba's CUDA simulator.
+
+Without a GPU these tests need ``NUMBA_ENABLE_CUDASIM=1`` set before Numba is
+imported, which a pytest process that has imported Numba already cannot do:
+``tests/test_cuda.py`` runs this directory in a fresh subprocess with the
+simulator on. Collected by a process without CUDA, the module skips.
+
+The simulator runs one OS thread per CUDA thread and every barrier costs
+milliseconds, so inputs are small (``d <= 32``) and batched into few calls;
+the kernels run with 4 threads per block (patched) so that every row spans
+several threads' stretches and the block-level scans carry across them.
+The simulator's barriers hand the GIL from thread to thread; a short switch
+interval makes them several times faster.
+"""
+import sys
+
+import numpy as np
+import pytest
+from numba import cuda
+
+if not cuda.is_available():
+    pytest.skip(
+        "no CUDA device and no simulator: tests/test_cuda.py runs these with NUMBA_ENABLE_CUDASIM=1",
+        allow_module_level=True,
+    )
+sys.setswitchinterval(1e-4)
+
+from conftest import lams, vectors
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import wsprox
+from wsprox import cuda as wcuda
+from wsprox.cuda import _device, scan, sort
+from wsprox.reference import prox_exact
+
+METHODS = sorted(wcuda.SOLVERS)
+
+
+@pytest.fixture(autouse=True)
+def few_threads(monkeypatch):
+    monkeypatch.setattr(_device, "THREADS_PER_BLOCK", 4)
+
+
+def worst_case(n):
+    """The input on which a naive PAVA is quadratic (ALGORITHMS.md)."""
+    return np.r_[np.arange(n), np.arange(-(n - 1), n), np.arange(-(n - 1), 1)].astype(float)
+
+
+def batch(d=19, seed=0):
+    """Rows of length d: random, tied, worst-case-like, constant, one spike."""
+    rng = np.random.default_rng(seed)
+    tied = rng.integers(-3, 4, size=d).astype(float)
+    spike = np.zeros(d)
+    spike[d // 3] = 10.0
+    return np.stack([rng.normal(size=d) * 5, tied, worst_case(6)[:d], np.full(d, 0.25), spike])
+
+
+def assert_matches_cpu_and_exact(w, res, lam, l1):
+    cpu = wsprox.prox_result(w, lam, l1=l1, method="pava", backend="cpu", axis=1)
+    np.testing.assert_allclose(res.x, cpu.x, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(res.labels, cpu.labels)
+    np.testing.assert_array_equal(res.n_clusters, cpu.n_clusters)
+    tol = 1e-5 if w.dtype == np.float32 else 1e-12
+    for row, x in zip(w, res.x):
+        exact = np.array(prox_exact(row.astype(float), lam, l1=l1), dtype=float)
+        np.testing.assert_allclose(x, exact, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("lam, l1", [(0.8, 0.0), (0.05, 0.3), (40.0, 0.0)])
+def test_methods_match_cpu_and_exact(method, lam, l1):
+    w = batch()
+    res = wsprox.prox_result(w, lam, l1=l1, method=method, backend="cuda", axis=1)
+    assert isinstance(res.x, np.ndarray) and res.backend == "cuda" and res.method == method
+    assert_matches_cpu_and_exact(w, res, lam, l1)
+    assert wsprox.check_optimality(w, res.x, lam, l1=l1, axis=1).optimal
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_float32_and_lam_zero(method):
+    w = batch(d=17, seed=1)[:3].astype(np.float32)
+    for lam in (0.0, 1.5):
+        res = wsprox.prox_result(w, lam, method=method, backend="cuda", axis=1)
+        assert res.x.dtype == np.float32
+        assert_matches_cpu_and_exact(w, res, lam, 0.0)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_one_long_row(method):
+    # axis=None: one row of 31 = 4 stretches of 8 (4 threads); the worst case.
+    w = worst_case(8)
+    res = wsprox.prox_result(w, 3.0, method=method, backend="cuda")
+    np.testing.assert_allclose(res.x, wsprox.prox(w, 3.0, backend="cpu"), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(res.x.ravel(), np.array(prox_exact(w, 3.0), dtype=float), atol=1e-12)
+    assert res.n_clusters == wsprox.prox_result(w, 3.0).n_clusters
+
+
+@settings(max_examples=10)
+@given(w=vectors(max_size=12), lam=lams(), method=st.sampled_from(METHODS))
+def test_property_equals_cpu(w, lam, method):
+    got = wsprox.prox_result(w, lam, method=method, backend="cuda")
+    want = wsprox.prox_result(w, lam, backend="cpu")
+    np.testing.assert_allclose(got.x, want.x, rtol=1e-12, atol=1e-9)
+    np.testing.assert_array_equal(got.labels, want.labels)
+
+
+def test_rounds():
+    w = np.array([[0.0, 1.0, 10.0, 11.0, 12.0]])
+    rounds = {m: wsprox.prox_result(w, 2.0, method=m, backend="cuda", axis=1).rounds for m in METHODS}
+    counts = wsprox.prox_result(w, 2.0, backend="cpu").n_clusters
+    assert rounds["pava"] == 5
+    assert rounds["end_collisions"] == counts
+    assert rounds["search_collisions"] == 1 + 2 + 3  # binary-search steps of the levels 2, 4, 8
+    assert 2 <= rounds["imminent_collisions"] <= 5
+
+
+def test_device_input_stays_on_device():
+    w = batch(d=9)[:2]
+    dw = cuda.to_device(w)
+    x = wsprox.prox(dw, 0.7, axis=1)  # backend="auto" picks CUDA for a device array
+    assert cuda.devicearray.is_cuda_ndarray(x)
+    np.testing.assert_allclose(x.copy_to_host(), wsprox.prox(w, 0.7, axis=1), rtol=1e-12, atol=1e-12)
+    res = wsprox.prox_result(dw, 0.7, axis=1)
+    assert res.backend == "cuda" and cuda.devicearray.is_cuda_ndarray(res.labels)
+    np.testing.assert_array_equal(res.labels.copy_to_host(), wsprox.prox_result(w, 0.7, axis=1).labels)
+    np.testing.assert_array_equal(dw.copy_to_host(), w)  # the input is untouched
+
+
+def test_device_axis_dtype_and_out_in_place():
+    rng = np.random.default_rng(3)
+    w = rng.integers(-3, 4, size=(3, 5, 2)).astype(np.float32)
+    want = wsprox.prox(w, 1.0, axis=1)
+    dw = cuda.to_device(w)
+    x = wsprox.prox(dw, 1.0, axis=1, out=dw)
+    assert x is dw
+    np.testing.assert_allclose(dw.copy_to_host(), want, rtol=1e-6)
+    ints = cuda.to_device(np.array([[3, 1], [2, 2]], dtype=np.int32))
+    x = wsprox.prox(ints, 1.0, axis=0)
+    assert x.dtype == np.float64
+    np.testing.assert_allclose(x.copy_to_host(), wsprox.prox(np.array([[3, 1], [2, 2]]), 1.0, axis=0))
+
+
+def test_host_out_and_empty():
+    w = np.array([0.0, 1.0, 10.0])
+    out = np.empty(3)
+    assert wsprox.prox(w, 2.0, backend="cuda", out=out) is out
+    np.testing.assert_allclose(out, [1.5, 1.5, 8.0])
+    assert wsprox.prox(np.empty((0, 3)), 1.0, backend="cuda", axis=1).shape == (0, 3)
+    assert wsprox.prox(cuda.to_device(np.empty((2, 0))), 1.0, axis=1).shape == (2, 0)
+
+
+def test_device_validation():
+    bad = np.array([[1.0, 2.0], [np.inf, np.nan]])
+    with pytest.raises(ValueError, match=r"\+inf at index \(1, 0\)"):
+        wsprox.prox(cuda.to_device(bad), 1.0)
+    with pytest.raises(ValueError, match=r"NaN at index \(0, 1\)"):  # the first in C order
+        wsprox.prox(cuda.to_device(np.array([[1.0, np.nan], [-np.inf, 2.0]])), 1.0, axis=0)
+    dw = cuda.to_device(np.ones(3))
+    with pytest.raises(ValueError, match="lam must be non-negative"):
+        wsprox.prox(dw, -1.0)
+    with pytest.raises(ValueError, match="unknown method 'nope'.*'search_collisions'"):
+        wsprox.prox(dw, 1.0, method="nope")
+    with pytest.raises(TypeError, match="out has dtype float32"):
+        wsprox.prox(dw, 1.0, out=cuda.to_device(np.ones(3, dtype=np.float32)))
+    with pytest.raises(ValueError, match="out has shape"):
+        wsprox.prox(dw, 1.0, out=cuda.to_device(np.ones(4)))
+    with pytest.raises(TypeError, match="out must be a device array"):
+        wsprox.prox(dw, 1.0, out=np.ones(3))
+    with pytest.raises(TypeError, match="must hold real numbers"):
+        wsprox.prox(cuda.to_device(np.ones(2, dtype=complex)), 1.0)
+
+
+def test_bitonic_sort_rows():
+    rows = np.array([[3.0, -1.0, 3.0, 0.5, -1.0, 7.0, 2.0], [0.0] * 7])
+    order, x = sort.bitonic_argsort(cuda.to_device(rows))
+    order, x = order.copy_to_host(), x.copy_to_host()
+    np.testing.assert_array_equal(x, np.sort(rows, axis=1))
+    np.testing.assert_array_equal(np.take_along_axis(rows, order, axis=1), x)
+    assert all(sorted(o) == list(range(7)) for o in order)
+
+
+@cuda.jit
+def _scan_kernel(op, values, index, flags, segmented, n):
+    sh_f = cuda.shared.array(4, np.float64)
+    sh_i = cuda.shared.array(4, np.int64)
+    sh_g = cuda.shared.array(4, np.int64)
+    scan.seg_scan(op, values, index, flags, segmented, n, sh_f, sh_i, sh_g)
+
+
+def test_segmented_scans_across_stretches():
+    # 4 threads own stretches of 5 entries; segments start at 0, 3, 11, 12.
+    values = np.array([1.0, 2, 5, 1, 1, 0, 4, 4, 0, 9, 9, 3, 2, 2, 8, 1, 1, 5, 6, 0])
+    flags = np.zeros(20, dtype=np.int8)
+    flags[[0, 3, 11, 12]] = 1
+    starts = np.maximum.accumulate(np.where(flags, np.arange(20), 0))
+
+    def run(op, segmented):
+        v, i = cuda.to_device(values), cuda.to_device(np.arange(20))
+        _scan_kernel[1, 4](op, v, i, cuda.to_device(flags), segmented, 19)
+        return v.copy_to_host()[:19], i.copy_to_host()[:19]
+
+    s, _ = run(scan.SUM, True)
+    np.testing.assert_allclose(s, [values[a:k + 1].sum() for k, a in enumerate(starts[:19])])
+    s, c = run(scan.SUM, False)
+    np.testing.assert_allclose(s, np.cumsum(values)[:19])
+    np.testing.assert_array_equal(c, np.cumsum(np.arange(20))[:19])
+    m, _ = run(scan.MAX, False)
+    np.testing.assert_allclose(m, np.maximum.accumulate(values)[:19])
+    m, i = run(scan.ARGMIN, True)
+    for k, a in enumerate(starts[:19]):
+        seg = values[a:k + 1]
+        assert m[k] == seg.min() and i[k] == a + len(seg) - 1 - np.argmin(seg[::-1])  # the last argmin

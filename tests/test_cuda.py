@@ -1,0 +1,182 @@
+"""The CUDA backend: the simulator suite, the no-GPU error, and GPU-only checks.
+
+Numba's CUDA simulator must be enabled (``NUMBA_ENABLE_CUDASIM=1``) before
+Numba is imported, and by the time this module runs other test modules have
+imported Numba with the real CUDA target. So :func:`test_simulator_suite`
+runs ``tests/cuda_sim`` (the kernels against the CPU and the exact oracle)
+and the examples of ``wsprox/cuda`` in a fresh ``python -m pytest``
+subprocess with the simulator on, and fails with that run's output if it
+fails. The tests marked ``gpu`` need a real device and skip without one.
+"""
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numba import cuda
+
+import wsprox
+
+ROOT = Path(__file__).resolve().parent.parent
+REAL_GPU = cuda.is_available() and os.environ.get("NUMBA_ENABLE_CUDASIM") != "1"
+gpu = pytest.mark.skipif(not REAL_GPU, reason="needs a CUDA GPU")
+
+
+def run_python(*args, simulator):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env.pop("NUMBA_ENABLE_CUDASIM", None)
+    if simulator:
+        env["NUMBA_ENABLE_CUDASIM"] = "1"
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200, check=False
+    )
+
+
+def test_simulator_suite():
+    proc = run_python("-m", "pytest", "-q", "tests/cuda_sim", "wsprox/cuda", simulator=True)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"the CUDA simulator suite failed:\n{output[-20000:]}"
+    assert " passed" in output and " skipped" not in output.splitlines()[-1], output[-2000:]
+
+
+def test_import_wsprox_does_not_import_numba_cuda():
+    code = "import sys, wsprox; wsprox.prox([1.0, 2.0], 1.0); assert 'numba.cuda' not in sys.modules"
+    proc = run_python("-c", code, simulator=False)
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.skipif(cuda.is_available(), reason="a CUDA device (or the simulator) is present")
+def test_no_device_error_says_how_to_simulate():
+    for call in (wsprox.prox, wsprox.prox_result):
+        with pytest.raises(RuntimeError, match="no CUDA device was found.*NUMBA_ENABLE_CUDASIM=1"):
+            call(np.ones(3), 1.0, backend="cuda")
+    assert wsprox.prox(np.ones(3), 1.0).tolist() == [1.0, 1.0, 1.0]  # the CPU still works
+
+
+def test_unknown_method_lists_the_backends_methods():
+    with pytest.raises(ValueError, match="unknown method 'nope'.*'pava'"):
+        wsprox.prox(np.ones(3), 1.0, method="nope", backend="cpu")
+
+
+def _array(dtype, ndim):
+    from numba import from_dtype, types
+
+    return types.Array(from_dtype(np.dtype(dtype)), ndim, "C")
+
+
+def _kernels_and_argument_types():
+    from numba import types
+
+    from wsprox.cuda import _device, end_collisions, front, imminent_collisions, pava, pipeline
+    from wsprox.cuda import search_collisions
+
+    f8, i8, i1 = (lambda nd, dt=dt: _array(dt, nd) for dt in (np.float64, np.int64, np.int8))
+    lam = types.float64
+    tpb = _device.THREADS_PER_BLOCK
+    solve_args = (f8(2), lam, i8(2), i8(1), i8(1))
+    return {
+        "settle": (pipeline._settle_kernel(tpb), (f8(2), i8(2), i8(2), i8(1), lam, lam, _array(np.float32, 2),
+                                                  i8(2), types.boolean, f8(2), i8(2), i1(2), f8(2), i8(2))),
+        "pava": (pava._pava_rows, (f8(2), lam, i8(2), f8(2), i8(1), i8(1))),
+        "end_collisions": (end_collisions._kernel(tpb), (*solve_args, f8(2), i8(2))),
+        "imminent_collisions": (imminent_collisions._kernel(tpb),
+                                (*solve_args, f8(2), i8(2), f8(2), f8(2), i8(2), i8(2), i1(2))),
+        "search_collisions": (search_collisions._kernel(tpb),
+                              (*solve_args, i8(2), f8(2), i8(2), i1(2), i8(2), i8(2), i8(2))),
+        "to_rows": (front._to_rows, (_array(np.bool_, 3), f8(2))),
+    }
+
+
+@pytest.mark.skipif(cuda.is_available(), reason="a GPU (or the simulator) runs the kernels instead")
+@pytest.mark.parametrize("name", ["settle", "pava", "end_collisions", "imminent_collisions",
+                                  "search_collisions", "to_rows"])
+def test_kernels_compile_for_the_gpu(name, monkeypatch):
+    """Type inference and lowering to LLVM IR for the real CUDA target.
+
+    The simulator runs the kernels as Python, so it never sees a typing error
+    of the CUDA compiler; this compiles them as for a device of compute
+    capability 8.0 (short of NVVM, which needs the CUDA toolkit).
+    """
+    import types as pytypes
+
+    from numba import types
+    from numba.cuda import compiler, dispatcher
+
+    fake_device = pytypes.SimpleNamespace(compute_capability=(8, 0))
+    monkeypatch.setattr(dispatcher, "get_current_device", lambda: fake_device)
+    kernel, args = _kernels_and_argument_types()[name]
+    result = compiler.compile_cuda(kernel.py_func, types.void, args, cc=(8, 0))
+    assert "define" in result.library.get_llvm_str()
+
+
+@gpu
+@pytest.mark.parametrize("method", ["pava", "end_collisions", "imminent_collisions", "search_collisions"])
+def test_gpu_large_inputs_match_cpu(method):
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=100_000)
+    lam = 5.0 if method == "end_collisions" else 0.5  # end collisions: one iteration per cluster
+    got = wsprox.prox_result(w, lam, method=method, backend="cuda")
+    want = wsprox.prox_result(w, lam, backend="cpu")
+    np.testing.assert_allclose(got.x, want.x, rtol=1e-10, atol=1e-10)
+    assert got.n_clusters == want.n_clusters
+    batch = rng.normal(size=(2000, 64)).astype(np.float32)
+    np.testing.assert_allclose(
+        wsprox.prox(batch, 0.3, method=method, backend="cuda", axis=1),
+        wsprox.prox(batch, 0.3, axis=1),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+
+
+@gpu
+def test_gpu_cupy_zero_copy_in_and_out():
+    cupy = pytest.importorskip("cupy")
+    w = cupy.asarray(np.random.default_rng(1).normal(size=(64, 300)))
+    x = wsprox.prox(w, 0.4, axis=1)
+    assert isinstance(x, cupy.ndarray)
+    np.testing.assert_allclose(cupy.asnumpy(x), wsprox.prox(cupy.asnumpy(w), 0.4, axis=1), atol=1e-12)
+    assert wsprox.prox(w, 0.4, axis=1, out=w) is w
+    np.testing.assert_allclose(cupy.asnumpy(w), cupy.asnumpy(x), atol=1e-12)
+
+
+@gpu
+def test_gpu_torch_in_torch_out():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch without CUDA")
+    t = torch.randn(32, 100, device="cuda")
+    x = wsprox.prox(t, 0.4, axis=1)
+    assert isinstance(x, torch.Tensor) and x.is_cuda and x.dtype == torch.float32
+    want = wsprox.prox(t.cpu().numpy(), 0.4, axis=1)
+    np.testing.assert_allclose(x.cpu().numpy(), want, rtol=1e-5, atol=1e-5)
+    assert wsprox.prox(t, 0.4, axis=1, out=t) is t
+    p = torch.nn.Parameter(torch.randn(100, device="cuda"))  # requires grad: no array interface
+    with torch.no_grad():
+        assert wsprox.prox(p, 0.4, out=p) is p
+
+
+@gpu
+def test_gpu_timings_against_the_cpu(capsys):
+    # Reports, never asserts, timings (speed is measured by wsprox.bench).
+    from wsprox.cuda import SOLVERS, _device, prox_rows
+
+    rows = np.random.default_rng(2).normal(size=(1, 1_000_000))
+    d_rows = _device.cuda.to_device(rows)
+    d_out = _device.cuda.device_array(rows.shape)
+    for method in ("imminent_collisions", "search_collisions"):
+        prox_rows(SOLVERS[method], d_rows, 0.5, 0.0, d_out)  # warm-up (compiles)
+        _device.synchronize()
+        start = time.perf_counter()
+        prox_rows(SOLVERS[method], d_rows, 0.5, 0.0, d_out)
+        _device.synchronize()
+        gpu_s = time.perf_counter() - start
+        start = time.perf_counter()
+        want = wsprox.prox(rows, 0.5, backend="cpu")
+        cpu_s = time.perf_counter() - start
+        np.testing.assert_allclose(d_out.copy_to_host(), want, atol=1e-10)
+        with capsys.disabled():
+            print(f"\n{method}: GPU {gpu_s * 1e3:.1f} ms, CPU pava {cpu_s * 1e3:.1f} ms (d = 1e6)")

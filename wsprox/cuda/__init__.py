@@ -1,0 +1,71 @@
+"""CUDA backend: Numba CUDA kernels, one module per collision algorithm.
+
+Imported only when a CUDA computation is asked for (``backend="cuda"``, or a
+device array with ``backend="auto"``); :mod:`wsprox.cuda._device` is the one
+module that imports :mod:`numba.cuda`. Without a GPU, set
+``NUMBA_ENABLE_CUDASIM=1`` before Numba is imported to run on the simulator.
+
+Every algorithm module exposes the kernel contract of :mod:`wsprox.cpu` on
+device arrays,
+
+``solve(x, lam, starts, counts, rounds)``
+    ``x`` is a ``(n_rows, d)`` float64 device array whose rows are sorted
+    ascending. For every row ``r`` it writes the start indices of the blocks
+    (clusters) of the isotonic regression of ``z = x + v`` ascending into
+    ``starts[r, :counts[r]]``, the sentinel ``starts[r, counts[r]] = d``, and
+    the rounds it used into ``rounds[r]``; it launches kernels and does not
+    synchronise.
+
+:func:`prox_rows` does the rest on the device (rank, gather, block values,
+soft-threshold, scatter, labels). For timings (``wsprox.bench``)::
+
+    rows = wsprox.cuda.to_device(np.ascontiguousarray(w2d))     # (n, d)
+    out = wsprox.cuda.device_array(rows.shape, rows.dtype)
+    wsprox.cuda.prox_rows(wsprox.cuda.SOLVERS[method], rows, lam, l1, out)
+    wsprox.cuda.synchronize()
+
+Design: ``"pava"`` runs one thread per row. The parallel algorithms run one
+CUDA block per row, with the row in global memory and the block-level scans
+of :mod:`wsprox.cuda.scan`; a block-wide barrier separates the steps, so each
+algorithm's whole loop (rounds, iterations, levels) is one launch with no
+host round trip. Batches fill the GPU with rows; a single long row keeps one
+multiprocessor busy (grid-wide scans, one launch per round, are the way to
+spread it over the whole GPU).
+"""
+from . import end_collisions, imminent_collisions, pava, search_collisions
+from ._device import cuda as _cuda
+from ._device import is_device_array, require_device, simulated, synchronize
+from .front import prox_device, prox_host_rows
+from .pipeline import prox_rows
+
+#: Copy a host array to the device (:func:`numba.cuda.to_device`).
+to_device = _cuda.to_device
+#: An uninitialised device array (:func:`numba.cuda.device_array`).
+device_array = _cuda.device_array
+
+#: The collision algorithms of this backend, by method name.
+SOLVERS = {
+    "pava": pava.solve,
+    "end_collisions": end_collisions.solve,
+    "imminent_collisions": imminent_collisions.solve,
+    "search_collisions": search_collisions.solve,
+}
+
+#: The method ``method="auto"`` picks on this backend: a block of threads per
+#: row, few rounds on typical inputs, for one long row as for many short ones
+#: (``"pava"`` runs a single thread per row).
+AUTO_METHOD = "imminent_collisions"
+
+__all__ = [
+    "SOLVERS",
+    "AUTO_METHOD",
+    "prox_rows",
+    "prox_host_rows",
+    "prox_device",
+    "synchronize",
+    "to_device",
+    "device_array",
+    "require_device",
+    "simulated",
+    "is_device_array",
+]

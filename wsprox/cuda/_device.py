@@ -1,0 +1,114 @@
+"""The one module of wsprox that imports :mod:`numba.cuda`.
+
+Everything else of :mod:`wsprox.cuda` takes ``cuda`` and the helpers from
+here, and nothing imports this module before a CUDA computation is asked for,
+so ``import wsprox`` works on machines without CUDA.
+
+On a machine without a GPU the kernels run on Numba's CUDA simulator when the
+environment variable ``NUMBA_ENABLE_CUDASIM=1`` is set *before* Numba is
+imported (slow: one OS thread per CUDA thread, meant for testing).
+"""
+import numba
+from numba import cuda
+
+__all__ = [
+    "cuda",
+    "THREADS_PER_BLOCK",
+    "threads_for",
+    "require_device",
+    "simulated",
+    "is_device_array",
+    "as_device_array",
+    "synchronize",
+]
+
+#: Threads per CUDA block of the row kernels (one block per row). Kernels are
+#: compiled per value, so tests may lower it to run several chunks per row.
+THREADS_PER_BLOCK = 256
+
+
+def threads_for(d):
+    """Threads for a block that owns a row of length ``d``: a power of two,
+    at most :data:`THREADS_PER_BLOCK`, no more than the row needs.
+
+    Examples
+    --------
+    >>> from wsprox.cuda._device import threads_for
+    >>> threads_for(5), threads_for(10**6) <= 256
+    (8, True)
+    """
+    t = 1
+    while t < min(d, THREADS_PER_BLOCK):
+        t *= 2
+    return min(t, THREADS_PER_BLOCK)
+
+
+def simulated():
+    """Whether Numba runs CUDA kernels on its CPU simulator.
+
+    Examples
+    --------
+    >>> from wsprox.cuda import simulated
+    >>> isinstance(simulated(), bool)
+    True
+    """
+    return bool(numba.config.ENABLE_CUDASIM)
+
+
+def require_device():
+    """Raise a RuntimeError unless a CUDA device (or the simulator) is usable.
+
+    Examples
+    --------
+    >>> from wsprox.cuda import require_device
+    >>> require_device()  # silent where CUDA (or its simulator) runs
+    """
+    if not cuda.is_available():
+        raise RuntimeError(
+            "backend='cuda': no CUDA device was found (numba.cuda.is_available() is False). "
+            "To run the CUDA kernels on Numba's CPU simulator instead (slow, for testing), "
+            "set the environment variable NUMBA_ENABLE_CUDASIM=1 before numba is imported."
+        )
+
+
+def is_device_array(obj):
+    """Whether ``obj`` lives on the CUDA device: it has the CUDA array
+    interface (CuPy, PyTorch CUDA tensors, Numba) or is a Numba device array
+    (the simulator's have no interface).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wsprox.cuda import is_device_array, _device
+    >>> is_device_array(np.ones(2)), is_device_array(_device.cuda.to_device(np.ones(2)))
+    (False, True)
+    """
+    return hasattr(obj, "__cuda_array_interface__") or cuda.devicearray.is_cuda_ndarray(obj)
+
+
+def as_device_array(obj):
+    """A Numba device array viewing ``obj``'s memory (no copy).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wsprox.cuda import _device
+    >>> a = _device.cuda.to_device(np.ones(2))
+    >>> _device.as_device_array(a) is a
+    True
+    """
+    if cuda.devicearray.is_cuda_ndarray(obj):
+        return obj
+    return cuda.as_cuda_array(obj)
+
+
+def synchronize():
+    """Wait for every kernel launched so far (for timings).
+
+    Examples
+    --------
+    >>> from wsprox.cuda import synchronize
+    >>> synchronize()
+    """
+    cuda.synchronize()
+

@@ -1,0 +1,75 @@
+r"""Pool adjacent violators (PAVA) on CUDA: one thread per row.
+
+The batched kernel for many short rows (``axis=`` batches, e.g. the rows of a
+weight matrix): every thread runs the sequential PAVA of
+:mod:`wsprox.cpu.pava` on its own row,
+
+.. code-block:: text
+
+    for k in 0..d-1:
+        push block [k, k]
+        while top two blocks a..m-1, m..k have value(a..m-1) >= value(m..k):
+            merge them into a..k
+
+:math:`O(d)` work and depth per row, all rows at once. The block stack lives
+in ``starts`` (the output) and a float64 scratch row of block sums.
+``rounds`` is ``d``.
+"""
+from ._device import cuda
+from .blocks import block_value
+
+__all__ = ["solve", "pava_row"]
+
+_THREADS = 64
+
+
+@cuda.jit(device=True)
+def pava_row(x, lam, starts, sums):
+    """Blocks of one sorted row ``x`` into ``starts`` (sentinel ``d``); returns their number."""
+    d = x.size
+    top = 0
+    for k in range(d):
+        a = k
+        s = x[k]
+        while top > 0:
+            pa = starts[top - 1]
+            ps = sums[top - 1]
+            if block_value(ps, lam, d, pa, a - 1) < block_value(s, lam, d, a, k):
+                break
+            a = pa
+            s += ps
+            top -= 1
+        starts[top] = a
+        sums[top] = s
+        top += 1
+    starts[top] = d
+    return top
+
+
+@cuda.jit
+def _pava_rows(x, lam, starts, sums, counts, rounds):
+    r = cuda.grid(1)
+    if r < x.shape[0]:
+        counts[r] = pava_row(x[r], lam, starts[r], sums[r])
+        rounds[r] = x.shape[1]
+
+
+def solve(x, lam, starts, counts, rounds):
+    """Blocks of every sorted row of the device array ``x`` (see :mod:`wsprox.cuda`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wsprox.cuda import pava, _device
+    >>> x = _device.cuda.to_device(np.array([[0.0, 1.0, 10.0], [0.0, 0.0, 5.0]]))
+    >>> starts = _device.cuda.device_array((2, 4), dtype=np.int64)
+    >>> counts = _device.cuda.device_array(2, dtype=np.int64)
+    >>> rounds = _device.cuda.device_array(2, dtype=np.int64)
+    >>> pava.solve(x, 2.0, starts, counts, rounds)
+    >>> counts.copy_to_host(), starts.copy_to_host()[0, :3]
+    (array([2, 2]), array([0, 2, 3]))
+    """
+    n, d = x.shape
+    sums = cuda.device_array((n, d), dtype=x.dtype)
+    threads = min(n, _THREADS)
+    _pava_rows[(n + threads - 1) // threads, threads](x, lam, starts, sums, counts, rounds)
