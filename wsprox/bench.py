@@ -31,10 +31,11 @@ use). Ratios are to ``numpy.sort[f64]`` measured in the same run, on the
 same machine state: on a loaded machine absolute times drift, ratios much
 less.
 
-Backends: ``--backend cuda`` needs :mod:`wsprox.cuda` (the hook: its
-``SOLVERS`` names the methods, ``wsprox.prox(..., backend="cuda")`` runs them
-on host inputs, transfers included, and ``synchronize()`` ends every timed
-call); without it the benchmark says so and exits with status 2.
+Backends: ``--backend cuda`` times :mod:`wsprox.cuda` (its ``SOLVERS``,
+``to_device``, ``device_array``, ``prox_rows`` and ``synchronize``): the
+input is copied to the device before the timing, every timed call runs the
+device pipeline and synchronises (no warm start on the device). Without a
+usable device (or the module) the benchmark says so and exits with status 2.
 
 Examples
 --------
@@ -101,17 +102,13 @@ def training_sequence(w, lam, steps, *, seed=0):
     return seq
 
 
-def time_call(fn, args_list, *, sync=None):
+def time_call(fn, args_list):
     """Median seconds of ``fn(*args)`` over ``args_list`` after one warm-up."""
     fn(*args_list[0])
-    if sync:
-        sync()
     times = []
     for args in args_list[1:]:
         t = time.perf_counter()
         fn(*args)
-        if sync:
-            sync()
         times.append(time.perf_counter() - t)
     return float(np.median(times))
 
@@ -133,15 +130,34 @@ def _inputs(names):
 
 
 def _backend(name):
-    """Methods, the prox call and the synchronisation of a backend."""
+    """The methods of a backend and ``run(method, v, lam, state)``, one timed call.
+
+    CPU: ``wsprox.prox`` on the host vector. CUDA (the hook for
+    :mod:`wsprox.cuda`): the vector is copied to the device once, outside
+    the timing, and every call is ``wsprox.cuda.prox_rows`` on device arrays
+    followed by ``wsprox.cuda.synchronize()``; no warm start there.
+    """
     if name == "cpu":
-        return dict(wsprox.cpu.SOLVERS), None
+        def run(method, v, lam, state=None):
+            return wsprox.prox(v, lam, method=method, warm=state)
+
+        return dict(wsprox.cpu.SOLVERS), run
     from . import cuda
 
-    return dict(cuda.SOLVERS), getattr(cuda, "synchronize", None)
+    cuda.require_device()
+    device = {}
+
+    def run(method, v, lam, state=None):
+        if device.get("host") is not v:  # copy each new input once, untimed below
+            rows = cuda.to_device(np.ascontiguousarray(v.reshape(1, -1)))
+            device.update(host=v, rows=rows, out=cuda.device_array(rows.shape, rows.dtype))
+        cuda.prox_rows(cuda.SOLVERS[method], device["rows"], lam, 0.0, device["out"])
+        cuda.synchronize()
+
+    return dict(cuda.SOLVERS), run
 
 
-def _cases(w, lam, methods, backend, sync, repeat, baselines):
+def _cases(w, lam, methods, run, warm, repeat, baselines):
     d = w.size
     reps = repeat + 1
     w64 = np.random.default_rng(1).standard_normal(d)
@@ -156,16 +172,14 @@ def _cases(w, lam, methods, backend, sync, repeat, baselines):
             pass
         else:
             cases["torchsort"] = time_call(torchsort_prox, [(w, lam)] * reps)
-    seq = training_sequence(w, lam, reps + 2)
+    seq = training_sequence(w, lam, reps + 2) if warm else []
     for m in methods:
-        def call(v, state=None, m=m):
-            return wsprox.prox(v, lam, method=m, backend=backend, warm=state)
-
-        cases[m] = time_call(call, [(w,)] * reps, sync=sync)
-        state = wsprox.ProxState()
-        call(seq[0], state)  # the first call has no order to reuse
-        call(seq[1], state)  # untimed warm calls, so that every warm kernel is compiled
-        cases[m + "+warm"] = time_call(call, [(v, state) for v in seq[2:]], sync=sync)
+        cases[m] = time_call(run, [(m, w, lam)] * reps)
+        if warm:
+            state = wsprox.ProxState()
+            run(m, seq[0], lam, state)  # the first call has no order to reuse
+            run(m, seq[1], lam, state)  # untimed warm calls: every warm kernel compiled
+            cases[m + "+warm"] = time_call(run, [(m, v, lam, state) for v in seq[2:]])
     return cases
 
 
@@ -196,10 +210,10 @@ def main(argv=None):
         sizes = [s for s in sizes if s <= 10_000] or [1000]
         repeat = min(repeat, 2)
     try:
-        methods, sync = _backend(args.backend)
-    except Exception as exc:  # noqa: BLE001 -- any import failure means no such backend
-        print(f"wsprox.bench: --backend {args.backend}: wsprox.{args.backend} is not "
-              f"importable ({type(exc).__name__}: {exc})", file=sys.stderr)
+        methods, run = _backend(args.backend)
+    except Exception as exc:  # noqa: BLE001 -- no module, no device: no such backend here
+        print(f"wsprox.bench: --backend {args.backend} is not usable here "
+              f"({type(exc).__name__}: {exc})", file=sys.stderr)
         return 2
     if args.methods:
         unknown = sorted(set(args.methods) - set(methods))
@@ -230,13 +244,14 @@ def main(argv=None):
                 # wsprox.worstcase families give (w, lam): the lam that makes them hard.
                 w, lam = made if isinstance(made, tuple) else (made, args.lam)
                 w = np.asarray(w, dtype=dtype)
-                cases = _cases(w, lam, methods, args.backend, sync, repeat, not args.no_baselines)
+                cases = _cases(w, lam, methods, run, args.backend == "cpu", repeat,
+                               not args.no_baselines)
                 base = cases.get("numpy.sort[f64]", float("nan"))
                 scipy = cases.get("scipy", float("nan"))
                 head = f"{name} {dtype} d={d:.0e} lam={lam:.3g}"
                 print(f"\n{head:<40}{'ms':>12}{'x sort':>10}{'scipy/t':>10}")
                 for case, t in cases.items():
-                    print(f"  {case:<28}{t * 1e3:12.3f}{t / base:9.2f}x{scipy / t:9.2f}x")
+                    print(f"  {case:<28}{t * 1e3:12.3f}{t / base:10.2f}x{scipy / t:9.2f}x")
                     records.append({"input": name, "dtype": dtype, "d": d, "lam": lam, "case": case,
                                     "seconds": t, "ratio_to_sort": t / base,
                                     "speedup_over_scipy": scipy / t})
