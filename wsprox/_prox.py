@@ -20,6 +20,7 @@ from ._validation import (
     overflow_scale,
     result_dtype,
 )
+from .warm import ProxState
 
 __all__ = ["ProxResult", "prox", "prox_result", "BACKENDS"]
 
@@ -67,7 +68,7 @@ class ProxResult:
     backend: str
 
 
-def prox(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out=None):
+def prox(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out=None, warm=None):
     r"""The exact proximal operator of :math:`\lambda R + \ell_1 \|\cdot\|_1`.
 
     .. math::
@@ -106,6 +107,10 @@ def prox(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out=None):
         Array of ``w``'s shape and result dtype to write the prox into (a
         device array when ``w`` is one); it may be ``w`` itself for an
         in-place prox.
+    warm : ProxState, optional
+        Warm start for repeated calls on slowly changing weights: the state
+        remembers this call's order and the next call repairs it instead of
+        sorting from scratch (same exact result; CPU backend).
 
     Returns
     -------
@@ -121,7 +126,8 @@ def prox(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out=None):
         ``backend``, an axis out of range, or ``out`` of the wrong shape.
     TypeError
         ``w`` complex, object or string; ``lam`` not a real scalar; ``out``
-        not a writeable array of the result dtype.
+        not a writeable array of the result dtype; ``warm`` not a
+        :class:`ProxState`.
 
     Notes
     -----
@@ -143,10 +149,10 @@ def prox(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out=None):
     array([[ 2. , -2. ],
            [ 1.5,  1.5]], dtype=float32)
     """
-    return _prox(w, lam, l1, method, backend, axis, out, want_labels=False).x
+    return _prox(w, lam, l1, method, backend, axis, out, warm, want_labels=False).x
 
 
-def prox_result(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out=None):
+def prox_result(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out=None, warm=None):
     """Like :func:`prox`, but also return the clusters: a :class:`ProxResult`.
 
     Parameters and errors are those of :func:`prox`.
@@ -160,7 +166,7 @@ def prox_result(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out
     >>> res.labels, res.n_clusters
     (array([2, 0, 1, 2]), 3)
     """
-    return _prox(w, lam, l1, method, backend, axis, out, want_labels=True)
+    return _prox(w, lam, l1, method, backend, axis, out, warm, want_labels=True)
 
 
 def _on_device(w):
@@ -172,7 +178,7 @@ def _on_device(w):
     return hasattr(w, "__cuda_array_interface__") or module.startswith("numba.cuda")
 
 
-def _prox(w, lam, l1, method, backend, axis, out, *, want_labels):
+def _prox(w, lam, l1, method, backend, axis, out, warm, *, want_labels):
     lam = check_penalty_weight(lam, "lam")
     l1 = check_penalty_weight(l1, "l1")
     backend = check_choice(backend, "backend", BACKENDS)
@@ -191,6 +197,8 @@ def _prox(w, lam, l1, method, backend, axis, out, *, want_labels):
     axis = normalize_axis(axis, a.ndim)
     dtype = result_dtype(a.dtype)
     _check_out(out, a.shape, dtype)
+    if warm is not None and not isinstance(warm, ProxState):
+        raise TypeError(f"warm must be a wsprox.ProxState, got {type(warm).__name__}")
 
     rows = to_rows(a, axis)
     target = rows_view(out, axis) if out is not None else None
@@ -200,8 +208,14 @@ def _prox(w, lam, l1, method, backend, axis, out, *, want_labels):
         scale = overflow_scale(rows, lam, l1)
         if scale != 1.0:
             rows, lam, l1 = rows * scale, lam * scale, l1 * scale
-        prox_rows = kernels.prox_host_rows if backend == "cuda" else cpu.prox_rows
-        n_clusters, rounds = prox_rows(kernels.SOLVERS[method], rows, lam, l1, out_rows, labels)
+        if backend == "cuda":
+            n_clusters, rounds = kernels.prox_host_rows(
+                kernels.SOLVERS[method], rows, lam, l1, out_rows, labels
+            )
+        else:
+            n_clusters, rounds = cpu.prox_rows(
+                cpu.SOLVERS[method], rows, lam, l1, out_rows, labels, warm=warm
+            )
         if scale != 1.0:
             out_rows /= scale
     else:

@@ -19,6 +19,7 @@ import numpy as np
 from numba import njit, prange
 
 from .blocks import block_value
+from .kernels import kernel
 
 __all__ = ["solve", "pava_row"]
 
@@ -50,7 +51,7 @@ def pava_row(x, lam, starts, sums):
     return top
 
 
-@njit(cache=True, parallel=True)
+@kernel
 def solve(x, lam, starts, counts, rounds):
     """Blocks of every sorted row of ``x`` (see :mod:`wsprox.cpu`)."""
     n, d = x.shape

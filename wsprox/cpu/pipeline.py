@@ -2,34 +2,31 @@ r"""The prox pipeline around a collision algorithm, on the CPU.
 
 For each row ``w`` of a batch:
 
-1. rank: ``order = argsort(w)`` and gather ``x = w[order]`` (float64);
+1. rank: an ascending ``order`` of ``w`` and ``x = w[order]`` (float64), by
+   the packed-key sort of :mod:`wsprox.cpu.ranking`, or, warm, by repairing
+   the order of a previous call;
 2. collide: ``solve`` partitions ``0..d-1`` into the blocks of the isotonic
    regression of ``z = x + v`` (:mod:`wsprox.cpu` states the contract);
-3. settle: every block's value, ``mean(x_a..x_b) + lam (d-1-a-b)/(d-1)``,
-   summed over the block in compensated float64, then soft-thresholded by
-   ``l1``;
-4. scatter: ``out[order[k]] = value of the block holding k``.
+3. settle and scatter, in one pass: every block's value,
+   ``mean(x_a..x_b) + lam (d-1-a-b)/(d-1)``, summed over the block in
+   compensated float64, soft-thresholded by ``l1``, and written to
+   ``out[order[k]]`` for every ``k`` of the block.
 
-Steps 1, 3 and 4 are the same for every algorithm and run in parallel over
-the elements (one row) or the rows (a batch).
+Steps 1 and 3 are the same for every algorithm and run in parallel over
+pieces of a row (one row) or over the rows (a batch).
 """
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 from .blocks import block_value
+from .kernels import kernel, threaded
+from .ranking import resort_rows, sort_rows
 
-__all__ = ["prox_rows", "rank_rows"]
-
-
-def rank_rows(rows):
-    """Per-row ascending order and the sorted values as float64."""
-    order = np.argsort(rows, axis=1)
-    x = np.empty(rows.shape)
-    _gather(rows, order, x)
-    return order, x
+__all__ = ["prox_rows"]
 
 
-def prox_rows(solve, rows, lam, l1, out, labels=None):
+
+def prox_rows(solve, rows, lam, l1, out, labels=None, *, warm=None):
     """Prox every row of ``rows`` into ``out`` with the collision kernel ``solve``.
 
     Parameters
@@ -44,6 +41,11 @@ def prox_rows(solve, rows, lam, l1, out, labels=None):
         Receives the prox; may be ``rows`` itself.
     labels : ndarray, shape (n, d), int64, optional
         Receives the cluster labels (0..K-1 by increasing value).
+    warm : wsprox.ProxState, optional
+        Warm start: when ``warm.order`` holds the order of a previous call on
+        rows of this shape, it is repaired instead of sorting from scratch;
+        on return ``warm.order`` is this call's order and ``warm.reused``
+        says whether the previous one could be repaired.
 
     Returns
     -------
@@ -52,94 +54,91 @@ def prox_rows(solve, rows, lam, l1, out, labels=None):
         is given, else the blocks found by ``solve``.
     """
     n, d = rows.shape
-    order, x = rank_rows(rows)
+    if warm is not None and warm.order is not None and warm.order.shape == rows.shape:
+        order, x, reused = resort_rows(rows, warm.order)
+    else:
+        (order, x), reused = sort_rows(rows), False
+    if warm is not None:
+        warm.order, warm.reused = order, reused
     starts = np.empty((n, d + 1), dtype=np.int64)
     counts = np.empty(n, dtype=np.int64)
     rounds = np.zeros(n, dtype=np.int64)
     solve(x, lam, starts, counts, rounds)
-    values = np.empty((n, d))
-    _block_values(x, starts, counts, lam, l1, values)
-    _scatter(values, starts, counts, order, out)
+    parts = max(1, get_num_threads() // n) if threaded(n * d) else 1
+    _settle(x, starts, counts, order, lam, l1, parts, out)
     if labels is not None:
         _labels(out, order, starts, counts, labels)
     return counts, rounds
 
 
-@njit(cache=True, parallel=True)
-def _gather(rows, order, x):
-    n, d = rows.shape
-    for f in prange(n * d):
-        r = f // d
-        k = f - r * d
-        x[r, k] = rows[r, order[r, k]]
-
-
 @njit(cache=True, inline="always")
 def _block_mean(x, starts, lam, r, b):
-    # Compensated (Neumaier) summation: the block's mean is accurate to a few
-    # ulps however long the block, which the certificate's tolerance expects.
+    # The block's first value plus the compensated (Neumaier) sum of the
+    # offsets from it: the mean is accurate to a few ulps however long the
+    # block, which the certificate's tolerance expects, and a block of equal
+    # values gets exactly that value.
     a = starts[r, b]
     e = starts[r, b + 1]
+    x0 = x[r, a]
     total = 0.0
     carry = 0.0
-    for k in range(a, e):
-        v = x[r, k]
+    for k in range(a + 1, e):
+        v = x[r, k] - x0
         t = total + v
         if abs(total) >= abs(v):
             carry += (total - t) + v
         else:
             carry += (v - t) + total
         total = t
-    return block_value(total + carry, lam, x.shape[1], a, e - 1)
+    return x0 + block_value(total + carry, lam, x.shape[1], a, e - 1)
 
 
 @njit(cache=True, inline="always")
-def _settle(values, counts, l1, r):
-    # Rounding can leave neighbouring blocks a few ulps out of order; a running
-    # max restores the order the exact answer has, then soft-threshold.
-    prev = -np.inf
-    for b in range(counts[r]):
-        v = max(values[r, b], prev)
-        prev = v
-        if v > l1:
-            values[r, b] = v - l1
-        elif v < -l1:
-            values[r, b] = v + l1
-        else:
-            values[r, b] = 0.0
+def _soft(v, l1):
+    if v > l1:
+        return v - l1
+    if v < -l1:
+        return v + l1
+    return 0.0
 
 
-@njit(cache=True, parallel=True)
-def _block_values(x, starts, counts, lam, l1, values):
+@njit(cache=True, inline="always")
+def _fill(out, order, starts, r, b, v):
+    for k in range(starts[r, b], starts[r, b + 1]):
+        out[r, order[r, k]] = v
+
+
+@kernel
+def _settle(x, starts, counts, order, lam, l1, parts, out):
+    """Block values, soft-thresholded, scattered to ``out`` in one pass.
+
+    Rounding can leave neighbouring blocks a few ulps out of order; a running
+    max restores the order the exact answer has. Every row is cut into
+    ``parts`` runs of blocks settled in parallel, each with its own running
+    max; then, in order, the blocks at the head of a run that lie below the
+    max of the runs before it are raised to it (rare, and only a few).
+    """
     n = counts.size
-    if n == 1:
-        for b in prange(counts[0]):
-            values[0, b] = _block_mean(x, starts, lam, 0, b)
-        _settle(values, counts, l1, 0)
-    else:
-        for r in prange(n):
-            for b in range(counts[r]):
-                values[r, b] = _block_mean(x, starts, lam, r, b)
-            _settle(values, counts, l1, r)
+    tops = np.empty((n, parts))
+    for t in prange(n * parts):
+        r = t // parts
+        p = t - r * parts
+        top = -np.inf
+        for b in range(p * counts[r] // parts, (p + 1) * counts[r] // parts):
+            top = max(_block_mean(x, starts, lam, r, b), top)
+            _fill(out, order, starts, r, b, _soft(top, l1))
+        tops[r, p] = top
+    for r in range(n):
+        top = -np.inf
+        for p in range(parts):
+            b = p * counts[r] // parts
+            while b < (p + 1) * counts[r] // parts and _block_mean(x, starts, lam, r, b) < top:
+                _fill(out, order, starts, r, b, _soft(top, l1))
+                b += 1
+            top = max(top, tops[r, p])
 
 
-@njit(cache=True, parallel=True)
-def _scatter(values, starts, counts, order, out):
-    n = counts.size
-    if n == 1:
-        for b in prange(counts[0]):
-            v = values[0, b]
-            for k in range(starts[0, b], starts[0, b + 1]):
-                out[0, order[0, k]] = v
-    else:
-        for r in prange(n):
-            for b in range(counts[r]):
-                v = values[r, b]
-                for k in range(starts[r, b], starts[r, b + 1]):
-                    out[r, order[r, k]] = v
-
-
-@njit(cache=True, parallel=True)
+@kernel
 def _labels(out, order, starts, counts, labels):
     # Labels number the distinct *output* values: soft-thresholding and the
     # output dtype can make neighbouring blocks equal, and then they share one.

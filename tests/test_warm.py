@@ -1,0 +1,99 @@
+"""Warm starts: repairing a previous order is exact, whatever that order is."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import wsprox
+from wsprox.cpu import kernels
+from wsprox.cpu.ranking import resort_rows, sort_rows
+from wsprox.reference import prox_exact
+
+
+@pytest.fixture(params=["serial", "threaded"])
+def threads(request, monkeypatch):
+    """Run the kernels serial, then threaded (as they run on large inputs)."""
+    if request.param == "threaded":
+        monkeypatch.setattr(kernels, "THREADED_MIN", 64)
+    return request.param
+
+
+def assert_ranked(rows, order, x):
+    n, d = rows.shape
+    np.testing.assert_array_equal(np.sort(order, axis=1), np.broadcast_to(np.arange(d), (n, d)))
+    np.testing.assert_array_equal(np.take_along_axis(rows, order, axis=1).astype(np.float64), x)
+    np.testing.assert_array_equal(x, np.sort(rows, axis=1).astype(np.float64))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 3), d=st.integers(1, 300),
+       move=st.sampled_from([0.0, 1e-3, 0.05, 1.0, 100.0]), chunk=st.sampled_from([2, 4, 16, 64]),
+       pool=st.booleans())
+def test_resort_is_exact(dtype, seed, n, d, move, chunk, pool):
+    # Entries move by `move` times the spread (0: same values, 100: a new order);
+    # a small pool of values makes ties, and ties broken differently between calls.
+    rng = np.random.default_rng(seed)
+    old = rng.integers(-5, 5, size=(n, d)) if pool else rng.standard_normal((n, d))
+    new = (old + move * rng.standard_normal((n, d))).astype(dtype)
+    order, _ = sort_rows(old.astype(dtype))
+    new_order, x, reused = resort_rows(new, order, chunk=chunk)
+    assert_ranked(new, new_order, x)
+    if move == 0.0:
+        assert reused
+
+
+@given(seed=st.integers(0, 2**32 - 1), d=st.integers(2, 200))
+def test_resort_from_any_permutation(seed, d):
+    rng = np.random.default_rng(seed)
+    rows = rng.standard_normal((2, d))
+    order = np.stack([rng.permutation(d) for _ in range(2)])
+    assert_ranked(rows, *resort_rows(rows, order, chunk=4)[:2])
+
+
+def test_resort_repairs_within_the_chunks(threads):
+    # Entries out of place by less than a chunk: the warm path succeeds.
+    rng = np.random.default_rng(0)
+    d = 5000
+    rows = np.sort(rng.standard_normal((1, d)))
+    order = np.arange(d)[None, :]
+    noisy = rows + 1e-3 * rng.standard_normal((1, d))
+    new_order, x, reused = resort_rows(noisy, order, chunk=256)
+    assert reused
+    assert_ranked(noisy, new_order, x)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("axis", [None, 1])
+def test_training_sequence_matches_cold(dtype, axis, threads):
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((3, 2000)).astype(dtype)
+    state = wsprox.ProxState()
+    for step in range(4):
+        warm = wsprox.prox_result(w, 0.01, warm=state, axis=axis, l1=0.001)
+        cold = wsprox.prox_result(w, 0.01, axis=axis, l1=0.001)
+        np.testing.assert_array_equal(warm.x, cold.x)
+        np.testing.assert_array_equal(warm.labels, cold.labels)
+        assert state.reused == (step > 0)
+        assert wsprox.check_optimality(w, warm.x, 0.01, l1=0.001, axis=axis).optimal
+        w = (warm.x + 1e-3 * np.std(warm.x) * rng.standard_normal(w.shape)).astype(dtype)
+
+
+def test_warm_agrees_with_exact_oracle_on_ties():
+    w = np.array([3.0, 1.0, 1.0, -2.0, 1.0, 0.0, -0.0, 7.0])
+    state = wsprox.ProxState()
+    wsprox.prox(w[::-1].copy(), 0.7, warm=state)      # an order that is wrong for w
+    x = wsprox.prox(w, 0.7, warm=state)
+    np.testing.assert_allclose(x, [float(v) for v in prox_exact(w, 0.7)], rtol=0, atol=1e-14)
+
+
+def test_state_of_another_shape_starts_cold():
+    state = wsprox.ProxState()
+    wsprox.prox(np.arange(10.0), 1.0, warm=state)
+    x = wsprox.prox(np.arange(7.0)[::-1], 1.0, warm=state)
+    assert not state.reused and state.order.shape == (1, 7)
+    np.testing.assert_allclose(x, wsprox.prox(np.arange(7.0)[::-1], 1.0))
+
+
+def test_warm_must_be_a_state():
+    with pytest.raises(TypeError, match="ProxState"):
+        wsprox.prox([1.0, 2.0], 1.0, warm=np.arange(2))

@@ -1,0 +1,65 @@
+"""Parallel Numba kernels that run on one thread when the work is small.
+
+A ``parallel=True`` kernel wakes every thread of the pool and waits for the
+last one at the end of each ``prange`` loop. On a busy machine a thread may
+wait a whole scheduler time slice (milliseconds) for a core, which costs
+more than a pass over a million entries. :func:`kernel` compiles a function
+twice, threaded and serial (``prange`` is then ``range``), and the call picks
+the threaded one only when its first argument has at least
+:data:`THREADED_MIN` entries.
+"""
+import types
+
+from numba import get_num_threads, njit
+
+__all__ = ["THREADED_MIN", "kernel", "threaded"]
+
+#: Entries from which a pass runs on all of Numba's threads.
+THREADED_MIN = 1 << 21
+
+
+def threaded(size):
+    """Whether a pass over ``size`` entries runs on several threads.
+
+    Examples
+    --------
+    >>> threaded(1000)
+    False
+    """
+    return size >= THREADED_MIN and get_num_threads() > 1
+
+
+def _renamed(fn, suffix):
+    # A separate function object (own on-disk cache entry) with the same code.
+    g = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + suffix,
+                           fn.__defaults__, fn.__closure__)
+    g.__qualname__ = fn.__qualname__ + suffix
+    g.__doc__ = fn.__doc__
+    return g
+
+
+class kernel:
+    """Decorator: ``fn`` compiled threaded and serial, chosen per call.
+
+    Examples
+    --------
+    The kernels of the CPU pipeline are defined with it (``@kernel`` in place
+    of ``@njit(cache=True, parallel=True)``; functions defined interactively
+    cannot be cached):
+
+    >>> import numpy as np
+    >>> from wsprox.cpu.ranking import _is_sorted
+    >>> _is_sorted.threaded.targetoptions["parallel"], "parallel" in _is_sorted.serial.targetoptions
+    (True, False)
+    >>> bool(_is_sorted(np.array([[1.0, 2.0, 2.0]]), 1))
+    True
+    """
+
+    def __init__(self, fn):
+        self.threaded = njit(cache=True, parallel=True)(fn)
+        self.serial = njit(cache=True)(_renamed(fn, "_serial"))
+        self.__doc__ = fn.__doc__
+        self.__name__ = fn.__name__
+
+    def __call__(self, *args):
+        return (self.threaded if threaded(args[0].size) else self.serial)(*args)

@@ -1,0 +1,519 @@
+r"""Ranking: the ascending order of every row and its sorted values, exactly.
+
+The prox is a non-decreasing function of the value and tied entries always
+end in one cluster, so the pipeline needs sorted values ``x`` and *some*
+permutation ``order`` with ``x = w[order]`` -- not a stable argsort. That
+makes room for two fast, exact rankings.
+
+**Cold** (:func:`sort_rows`): packed keys sorted by NumPy's SIMD sort. The
+float is mapped to an unsigned integer of the same order,
+
+.. math::
+
+    u(b) = \begin{cases} \lnot b & \text{sign bit of } b \text{ set} \\
+                         b \lor 2^{w-1} & \text{otherwise,} \end{cases}
+
+(``b`` its ``w``-bit pattern; ``-0.0`` sorts just below ``0.0``), and the
+top ``64 - s`` bits of :math:`u` left-aligned in 64 bits are packed with the
+index in the low ``s = bit_length(d - 1)`` bits. Sorting the ``uint64`` keys
+sorts by value, and the key holds the index. For float32 (``s <= 32``) the
+key holds the whole value: the sorted values are decoded from the keys with
+no gather and nothing to repair. For float64 the key holds the value's top
+``64 - s`` bits only; entries whose top bits tie come out in index order, so
+the values are gathered through the index and every run of equal top bits
+that is out of order is sorted by value (insertion sort when short, a sort
+of the run otherwise) in one linear pass. A large row is sorted as two
+halves on two threads (NumPy releases the GIL) and merged while decoding
+(merge path: every thread merges its own slice of the output).
+
+**Warm** (:func:`resort_rows`): reuse the order of a previous call. Gather
+the new values through it; the result is nearly sorted when the values moved
+little. Sort chunks of ``CHUNK`` entries (keys hold the position within the
+chunk), merge the out-of-order tail and head at every chunk boundary, verify
+that every row is sorted, and fall back to :func:`sort_rows` if the chunks'
+windows overlap or anything is left out of order. Always exact, work
+:math:`O(d \log \mathrm{CHUNK})` plus the fallback.
+
+Both return ``order`` (int64) and ``x`` (float64), per row.
+"""
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from numba import get_num_threads, njit, prange
+
+from .kernels import kernel, threaded
+
+__all__ = ["CHUNK", "resort_rows", "sort_rows"]
+
+#: Entries per chunk of the warm ranking (a power of two).
+CHUNK = 1 << 15
+#: From this many entries the two sorts of float64 rows run on two threads.
+_PARALLEL_MIN = 1 << 16
+#: Runs of tied top bits up to this length are repaired by insertion sort.
+_INSERTION_MAX = 16
+
+_pool = None
+
+
+def _threads():
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="wsprox-sort")
+    return _pool
+
+
+def _row_parts(n, d):
+    """Tasks per row: split a single large row among the threads."""
+    return max(1, get_num_threads() // n) if threaded(n * d) else 1
+
+
+# --------------------------------------------------------------------------
+# keys
+
+
+@njit(cache=True, inline="always")
+def _ordered(b, width):
+    # Order-preserving map of a width-bit float pattern to a left-aligned uint64.
+    u = np.uint64(b)
+    top = np.uint64(1) << np.uint64(width - 1)
+    if u & top:
+        mask = (top - np.uint64(1)) | top
+        u = ~u & mask
+    else:
+        u = u | top
+    return u << np.uint64(64 - width)
+
+
+@kernel
+def _pack(bits, shift, parts, keys):
+    n, d = bits.shape
+    width = bits.itemsize * 8
+    s = np.uint64(shift)
+    for t in prange(n * parts):
+        r = t // parts
+        p = t - r * parts
+        for k in range(p * d // parts, (p + 1) * d // parts):
+            keys[r, k] = ((_ordered(bits[r, k], width) >> s) << s) | np.uint64(k)
+
+
+def _sort_keys(keys):
+    """Sort every row of ``keys`` in place, on two threads for large inputs.
+
+    Splitting one row costs a merge (branchy, a few ms per million keys):
+    worth it only from :data:`~wsprox.cpu.kernels.THREADED_MIN` entries.
+
+    Returns ``split``: every row is sorted on ``[0, split)`` and on
+    ``[split, d)`` (``split == d`` when rows were sorted whole).
+    """
+    n, d = keys.shape
+    if not threaded(n * d):
+        keys.sort(axis=1)
+        return d
+    if n == 1:
+        split = d // 2
+        pieces = (keys[:, :split], keys[:, split:])
+    else:
+        split = d
+        pieces = (keys[: n // 2], keys[n // 2:])
+    for f in [_threads().submit(p.sort, axis=1) for p in pieces]:
+        f.result()
+    return split
+
+
+@njit(cache=True, inline="always")
+def _merge_start(keys, r, split, k):
+    # Merge path: how many of the first ``k`` merged keys come from [0, split).
+    d = keys.shape[1]
+    lo = max(0, k - (d - split))
+    hi = min(k, split)
+    while lo < hi:
+        m = (lo + hi) // 2
+        if keys[r, m] < keys[r, split + k - m - 1]:
+            lo = m + 1
+        else:
+            hi = m
+    return lo
+
+
+@kernel
+def _unpack(keys, split, parts, shift, decoded, order):
+    """Merge the two sorted runs of every row of exact float32 keys into
+    ``order`` and ``decoded``, the float32 patterns of the sorted values."""
+    n, d = keys.shape
+    mask = (np.uint64(1) << np.uint64(shift)) - np.uint64(1)
+    for t in prange(n * parts):
+        r = t // parts
+        p = t - r * parts
+        lo = p * d // parts
+        hi = (p + 1) * d // parts
+        i = _merge_start(keys, r, split, lo)
+        j = split + lo - i
+        for k in range(lo, hi):
+            if j >= d or (i < split and keys[r, i] < keys[r, j]):
+                key = keys[r, i]
+                i += 1
+            else:
+                key = keys[r, j]
+                j += 1
+            order[r, k] = np.int64(key & mask)
+            u = np.uint32(key >> np.uint64(32))
+            if u & np.uint32(0x80000000):
+                decoded[r, k] = u ^ np.uint32(0x80000000)
+            else:
+                decoded[r, k] = ~u
+
+
+@kernel
+def _widen(x32, parts, x):
+    n, d = x.shape
+    for t in prange(n * parts):
+        r = t // parts
+        p = t - r * parts
+        for k in range(p * d // parts, (p + 1) * d // parts):
+            x[r, k] = x32[r, k]
+
+
+# --------------------------------------------------------------------------
+# repair of runs whose keys tie
+
+
+@njit(cache=True, inline="always")
+def _top(xbits, r, k, s):
+    return _ordered(xbits[r, k], 64) >> s
+
+
+@njit(cache=True)
+def _sort_run(x, order, r, a, b):
+    """Sort ``x[r, a:b]`` ascending, permuting ``order[r, a:b]`` alike."""
+    if b - a <= _INSERTION_MAX:
+        for k in range(a + 1, b):
+            v = x[r, k]
+            o = order[r, k]
+            j = k
+            while j > a and x[r, j - 1] > v:
+                x[r, j] = x[r, j - 1]
+                order[r, j] = order[r, j - 1]
+                j -= 1
+            x[r, j] = v
+            order[r, j] = o
+        return
+    perm = np.argsort(x[r, a:b])
+    xs = x[r, a:b].copy()
+    os = order[r, a:b].copy()
+    for k in range(b - a):
+        x[r, a + k] = xs[perm[k]]
+        order[r, a + k] = os[perm[k]]
+
+
+@kernel
+def _repair(x, order, shift, span):
+    """Sort by value every run of ``x`` whose top ``64 - shift`` bits tie.
+
+    Within a chunk of ``span`` entries sorted by key, entries of different
+    top bits are in order, so only such runs can hold a descent.
+    """
+    n, d = x.shape
+    xbits = x.view(np.uint64)
+    s = np.uint64(shift)
+    parts = (d + span - 1) // span
+    for t in prange(n * parts):
+        r = t // parts
+        lo = (t - r * parts) * span
+        hi = min(lo + span, d)
+        k = lo + 1
+        while k < hi:
+            if x[r, k] < x[r, k - 1]:
+                top = _top(xbits, r, k, s)
+                a = k - 1
+                while a > lo and _top(xbits, r, a - 1, s) == top:
+                    a -= 1
+                b = k + 1
+                while b < hi and _top(xbits, r, b, s) == top:
+                    b += 1
+                _sort_run(x, order, r, a, b)
+                k = b
+            k += 1
+
+
+@kernel
+def _key_cuts(keys, shift, parts):
+    # Cut every sorted row into ``parts`` tasks at run starts of the top bits.
+    n, d = keys.shape
+    s = np.uint64(shift)
+    cuts = np.empty((n, parts + 1), dtype=np.int64)
+    for t in prange(n * parts):
+        r = t // parts
+        c = (t - r * parts) * d // parts
+        while 0 < c < d and keys[r, c] >> s == keys[r, c - 1] >> s:
+            c += 1
+        cuts[r, t - r * parts] = c
+    cuts[:, parts] = d
+    return cuts
+
+
+@njit(cache=True)
+def _sort_indices(rows, r, idx, a, b):
+    """Sort ``idx[r, a:b]`` by ``rows[r, idx]``."""
+    if b - a <= _INSERTION_MAX:
+        for k in range(a + 1, b):
+            i = idx[r, k]
+            v = rows[r, i]
+            j = k
+            while j > a and rows[r, idx[r, j - 1]] > v:
+                idx[r, j] = idx[r, j - 1]
+                j -= 1
+            idx[r, j] = i
+        return
+    run = idx[r, a:b].copy()
+    vals = np.empty(b - a)
+    for k in range(b - a):
+        vals[k] = rows[r, run[k]]
+    perm = np.argsort(vals)
+    for k in range(b - a):
+        idx[r, a + k] = run[perm[k]]
+
+
+@kernel
+def _keys_to_order(keys, shift, cuts, rows, order):
+    """``order = keys & mask`` in place (``order`` views ``keys``), and every
+    run of keys whose truncated values tie is sorted by the full values."""
+    n = keys.shape[0]
+    parts = cuts.shape[1] - 1
+    s = np.uint64(shift)
+    mask = (np.uint64(1) << s) - np.uint64(1)
+    for t in prange(n * parts):
+        r = t // parts
+        p = t - r * parts
+        a = cuts[r, p]
+        end = cuts[r, p + 1]
+        while a < end:
+            top = keys[r, a] >> s
+            b = a + 1
+            while b < end and keys[r, b] >> s == top:
+                b += 1
+            for k in range(a, b):
+                order[r, k] = np.int64(keys[r, k] & mask)
+            if b - a > 1:
+                _sort_indices(rows, r, order, a, b)
+            a = b
+
+
+def sort_rows(rows):
+    r"""Ascending order and sorted values of every row, by packed-key sort.
+
+    Parameters
+    ----------
+    rows : ndarray, shape (n, d), float32 or float64, C-contiguous
+        Finite values; read only.
+
+    Returns
+    -------
+    order : ndarray of int64, shape (n, d)
+        A permutation per row with ``rows[r, order[r]]`` ascending (tied
+        entries in any order).
+    x : ndarray of float64, shape (n, d)
+        ``rows[r, order[r]]`` as float64.
+
+    Notes
+    -----
+    float32: one SIMD sort of ``n * d`` 64-bit keys (two halves on two
+    threads, merged) plus :math:`O(nd)` passes. float64: two SIMD sorts on two
+    threads at once, of the keys (for the order) and of the values (for
+    ``x``, with no gather); a run of ``m`` keys whose top ``64 - s`` bits tie
+    costs :math:`O(m \log m)` more.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> order, x = sort_rows(np.array([[3.0, -1.0, 2.0]]))
+    >>> order, x
+    (array([[1, 2, 0]]), array([[-1.,  2.,  3.]]))
+    """
+    n, d = rows.shape
+    shift = int(d - 1).bit_length()
+    parts = _row_parts(n, d)
+    keys = np.empty((n, d), dtype=np.uint64)
+    _pack(rows.view(np.uint32 if rows.dtype == np.float32 else np.uint64), shift, parts, keys)
+    if rows.dtype == np.float32 and shift <= 32:
+        split = _sort_keys(keys)
+        order = np.empty((n, d), dtype=np.int64)
+        x32 = np.empty((n, d), dtype=np.float32)
+        _unpack(keys, split, parts, shift, x32.view(np.uint32), order)
+        x = np.empty((n, d))
+        _widen(x32, parts, x)
+        return order, x
+    x = rows.astype(np.float64)
+    if n * d < _PARALLEL_MIN or get_num_threads() < 2:
+        keys.sort(axis=1)
+        x.sort(axis=1)
+    else:
+        for f in [_threads().submit(a.sort, axis=1) for a in (keys, x)]:
+            f.result()
+    order = keys.view(np.int64)
+    _keys_to_order(keys, shift, _key_cuts(keys, shift, parts), rows, order)
+    return order, x
+
+
+# --------------------------------------------------------------------------
+# warm start
+
+
+@kernel
+def _gather(rows, order, parts, x):
+    n, d = rows.shape
+    for t in prange(n * parts):
+        r = t // parts
+        p = t - r * parts
+        for k in range(p * d // parts, (p + 1) * d // parts):
+            x[r, k] = rows[r, order[r, k]]
+
+
+@kernel
+def _pack_chunks(x, shift, keys):
+    # Keys of x by chunk of 2**shift entries: the value's top bits and the
+    # position within the chunk; the padding after the last entry sorts last.
+    n, d = x.shape
+    m = keys.shape[1]
+    xbits = x.view(np.uint64)
+    s = np.uint64(shift)
+    for r in range(n):
+        keys[r, d:] = ~np.uint64(0)
+    for t in prange(n * (m >> shift)):
+        r = t // (m >> shift)
+        lo = (t - r * (m >> shift)) << shift
+        for k in range(lo, min(lo + (1 << shift), d)):
+            keys[r, k] = ((_ordered(xbits[r, k], 64) >> s) << s) | np.uint64(k - lo)
+
+
+@kernel
+def _unpack_chunks(keys, chunk, x0, order0, order, x):
+    n, d = x.shape
+    mask = np.uint64(chunk - 1)
+    nc = (d + chunk - 1) // chunk
+    for t in prange(n * nc):
+        r = t // nc
+        lo = (t - r * nc) * chunk
+        for k in range(lo, min(lo + chunk, d)):
+            src = lo + np.int64(keys[r, k] & mask)
+            x[r, k] = x0[r, src]
+            order[r, k] = order0[r, src]
+
+
+@kernel
+def _merge_boundaries(x, order, chunk):
+    """Merge the overlap of every two neighbouring sorted chunks; False if
+    two overlaps touch (the order moved too far for the chunks)."""
+    n, d = x.shape
+    nb = (d - 1) // chunk  # boundaries per row
+    lo = np.empty((n, nb), dtype=np.int64)
+    hi = np.empty((n, nb), dtype=np.int64)
+    for f in prange(n * nb):
+        r = f // nb
+        e = (f - r * nb + 1) * chunk
+        end = min(e + chunk, d)
+        if x[r, e - 1] <= x[r, e]:
+            lo[r, f - r * nb] = e
+            hi[r, f - r * nb] = e
+            continue
+        lo[r, f - r * nb] = e - chunk + np.searchsorted(x[r, e - chunk:e], x[r, e], side="right")
+        hi[r, f - r * nb] = e + np.searchsorted(x[r, e:end], x[r, e - 1], side="left")
+    for r in range(n):
+        for b in range(1, nb):
+            if lo[r, b] < hi[r, b - 1]:
+                return False
+    for f in prange(n * nb):
+        r = f // nb
+        b = f - r * nb
+        a = lo[r, b]
+        e = (b + 1) * chunk
+        z = hi[r, b]
+        if a == z:
+            continue
+        left_x = x[r, a:e].copy()
+        left_o = order[r, a:e].copy()
+        i = 0
+        j = e
+        for k in range(a, z):
+            if j >= z or (i < e - a and left_x[i] <= x[r, j]):
+                x[r, k] = left_x[i]
+                order[r, k] = left_o[i]
+                i += 1
+            else:
+                x[r, k] = x[r, j]
+                order[r, k] = order[r, j]
+                j += 1
+    return True
+
+
+@kernel
+def _is_sorted(x, parts):
+    n, d = x.shape
+    bad = 0
+    for t in prange(n * parts):
+        r = t // parts
+        p = t - r * parts
+        for k in range(max(1, p * d // parts), (p + 1) * d // parts):
+            if x[r, k] < x[r, k - 1]:
+                bad += 1
+                break
+    return bad == 0
+
+
+def resort_rows(rows, order, *, chunk=None):
+    r"""Like :func:`sort_rows`, reusing ``order``, the order of similar rows.
+
+    Parameters
+    ----------
+    rows : ndarray, shape (n, d), float32 or float64, C-contiguous
+        Finite values; read only.
+    order : ndarray of int64, shape (n, d)
+        A permutation per row, typically the ``order`` of a previous call on
+        nearby values; read only.
+    chunk : int, optional
+        Entries per chunk, a power of two: an entry may be out of place by
+        little more than a chunk for the warm path to succeed. Default:
+        ``CHUNK``, or about ``d / 4`` for short rows.
+
+    Returns
+    -------
+    order, x : as :func:`sort_rows`, always exact.
+    reused : bool
+        Whether ``order`` was repaired (False: sorted from scratch).
+
+    Notes
+    -----
+    Gather, sort chunks of ``chunk`` keys, repair tied top bits, merge the
+    overlaps at chunk boundaries, verify: :math:`O(d \log \mathrm{chunk})`.
+    When an entry moved too far the verification fails and the rows are
+    sorted from scratch by :func:`sort_rows`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.array([[0.0, 3.0, 1.0, 2.0, 5.0]])
+    >>> order, x = sort_rows(w)
+    >>> order2, x2, reused = resort_rows(w + [[0.0, 0.0, 1.5, 0.0, 0.0]], order, chunk=2)
+    >>> order2, x2, reused
+    (array([[0, 3, 2, 1, 4]]), array([[0. , 2. , 2.5, 3. , 5. ]]), True)
+    """
+    n, d = rows.shape
+    parts = _row_parts(n, d)
+    x0 = np.empty((n, d))
+    _gather(rows, order, parts, x0)
+    if _is_sorted(x0, parts):
+        return order, x0, True
+    if chunk is None:
+        chunk = min(CHUNK, 1 << max(4, (d // 4).bit_length() - 1))
+    if d <= chunk:
+        return (*sort_rows(rows), False)
+    shift = chunk.bit_length() - 1
+    keys = np.empty((n, -(-d // chunk) * chunk), dtype=np.uint64)
+    _pack_chunks(x0, shift, keys)
+    _sort_keys(keys.reshape(-1, chunk))
+    new_order = np.empty((n, d), dtype=np.int64)
+    x = np.empty((n, d))
+    _unpack_chunks(keys, chunk, x0, order, new_order, x)
+    _repair(x, new_order, shift, chunk)
+    if _merge_boundaries(x, new_order, chunk) and _is_sorted(x, parts):
+        return new_order, x, True
+    return (*sort_rows(rows), False)
