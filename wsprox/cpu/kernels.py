@@ -9,10 +9,11 @@ the threaded one only when its first argument has at least
 :data:`THREADED_MIN` entries.
 """
 import types
+from contextlib import contextmanager
 
-from numba import get_num_threads, njit
+from numba import get_num_threads, njit, set_num_threads
 
-__all__ = ["THREADED_MIN", "kernel", "threaded"]
+__all__ = ["THREADED_MIN", "kernel", "threaded", "threads_for"]
 
 #: Entries from which a pass runs on all of Numba's threads.
 THREADED_MIN = 1 << 21
@@ -27,6 +28,31 @@ def threaded(size):
     False
     """
     return size >= THREADED_MIN and get_num_threads() > 1
+
+
+@contextmanager
+def threads_for(size):
+    """Run Numba's parallel kernels on one thread unless a pass is large.
+
+    For kernels that call other parallel kernels (the collision algorithms
+    of :mod:`wsprox.cpu`), where :class:`kernel` cannot choose per call.
+
+    Examples
+    --------
+    >>> import numba
+    >>> with threads_for(1000):
+    ...     numba.get_num_threads()
+    1
+    """
+    if threaded(size):
+        yield
+        return
+    previous = get_num_threads()
+    set_num_threads(1)
+    try:
+        yield
+    finally:
+        set_num_threads(previous)
 
 
 def _renamed(fn, suffix):

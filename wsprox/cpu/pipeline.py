@@ -19,11 +19,10 @@ import numpy as np
 from numba import get_num_threads, njit, prange
 
 from .blocks import block_value
-from .kernels import kernel, threaded
+from .kernels import kernel, threaded, threads_for
 from .ranking import resort_rows, sort_rows
 
 __all__ = ["prox_rows"]
-
 
 
 def prox_rows(solve, rows, lam, l1, out, labels=None, *, warm=None):
@@ -63,7 +62,8 @@ def prox_rows(solve, rows, lam, l1, out, labels=None, *, warm=None):
     starts = np.empty((n, d + 1), dtype=np.int64)
     counts = np.empty(n, dtype=np.int64)
     rounds = np.zeros(n, dtype=np.int64)
-    solve(x, lam, starts, counts, rounds)
+    with threads_for(n * d):
+        solve(x, lam, starts, counts, rounds)
     parts = max(1, get_num_threads() // n) if threaded(n * d) else 1
     _settle(x, starts, counts, order, lam, l1, parts, out)
     if labels is not None:
