@@ -71,8 +71,7 @@ def _array(dtype, ndim):
 def _kernels_and_argument_types():
     from numba import types
 
-    from wsprox.cuda import end_collisions, front, imminent_collisions, pava, pipeline
-    from wsprox.cuda import search_collisions
+    from wsprox.cuda import end_collisions, front, imminent_collisions, pava, pipeline, search_collisions
 
     f8, i8, i1 = (lambda nd, dt=dt: _array(dt, nd) for dt in (np.float64, np.int64, np.int8))
     lam = types.float64
