@@ -71,21 +71,19 @@ def _array(dtype, ndim):
 def _kernels_and_argument_types():
     from numba import types
 
-    from wsprox.cuda import _device, end_collisions, front, imminent_collisions, pava, pipeline
-    from wsprox.cuda import search_collisions
+    from wsprox.cuda import end_collisions, front, imminent_collisions, pava, pipeline, search_collisions
 
     f8, i8, i1 = (lambda nd, dt=dt: _array(dt, nd) for dt in (np.float64, np.int64, np.int8))
     lam = types.float64
-    tpb = _device.THREADS_PER_BLOCK
     solve_args = (f8(2), lam, i8(2), i8(1), i8(1))
     return {
-        "settle": (pipeline._settle_kernel(tpb), (f8(2), i8(2), i8(2), i8(1), lam, lam, _array(np.float32, 2),
-                                                  i8(2), types.boolean, f8(2), i8(2), i1(2), f8(2), i8(2))),
+        "settle": (pipeline._settle, (f8(2), i8(2), i8(2), i8(1), lam, lam, _array(np.float32, 2),
+                                      i8(2), types.boolean, f8(2), i8(2), i1(2), f8(2), i8(2))),
         "pava": (pava._pava_rows, (f8(2), lam, i8(2), f8(2), i8(1), i8(1))),
-        "end_collisions": (end_collisions._kernel(tpb), (*solve_args, f8(2), i8(2))),
-        "imminent_collisions": (imminent_collisions._kernel(tpb),
+        "end_collisions": (end_collisions._kernel, (*solve_args, f8(2), i8(2))),
+        "imminent_collisions": (imminent_collisions._kernel,
                                 (*solve_args, f8(2), i8(2), f8(2), f8(2), i8(2), i8(2), i1(2))),
-        "search_collisions": (search_collisions._kernel(tpb),
+        "search_collisions": (search_collisions._kernel,
                               (*solve_args, i8(2), f8(2), i8(2), i1(2), i8(2), i8(2), i8(2))),
         "to_rows": (front._to_rows, (_array(np.bool_, 3), f8(2))),
     }

@@ -182,10 +182,7 @@ def test_bitonic_sort_rows():
 
 @cuda.jit
 def _scan_kernel(op, values, index, flags, segmented, n):
-    sh_f = cuda.shared.array(4, np.float64)
-    sh_i = cuda.shared.array(4, np.int64)
-    sh_g = cuda.shared.array(4, np.int64)
-    scan.seg_scan(op, values, index, flags, segmented, n, sh_f, sh_i, sh_g)
+    scan.seg_scan(op, values, index, flags, segmented, n)
 
 
 def test_segmented_scans_across_stretches():
@@ -197,7 +194,7 @@ def test_segmented_scans_across_stretches():
 
     def run(op, segmented):
         v, i = cuda.to_device(values), cuda.to_device(np.arange(20))
-        _scan_kernel[1, 4](op, v, i, cuda.to_device(flags), segmented, 19)
+        _scan_kernel[1, 4, 0, scan.shared_bytes(4)](op, v, i, cuda.to_device(flags), segmented, 19)
         return v.copy_to_host()[:19], i.copy_to_host()[:19]
 
     s, _ = run(scan.SUM, True)
@@ -211,3 +208,47 @@ def test_segmented_scans_across_stretches():
     for k, a in enumerate(starts[:19]):
         seg = values[a:k + 1]
         assert m[k] == seg.min() and i[k] == a + len(seg) - 1 - np.argmin(seg[::-1])  # the last argmin
+
+
+# Found by hypothesis (CI, flaky): -1.0 left out of the block sum of the six
+# small entries. Negative, tiny (subnormal-adjacent, subnormal, -0.0) and tied
+# entries around a far outlier, each row spanning several threads' stretches.
+TINY_AND_NEGATIVE = np.array([
+    [-1.0, 1.0, 2.33100935e-220, 747.787350, 5.0, 4.0, 0.5],
+    [-0.0, 0.0, -5e-324, 5e-324, -1.0, -1.0, 300.0],
+    [-2.0, -2.0, -1e-300, 1e-300, 2.0, 2.0, -600.0],
+])
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_tiny_negative_and_tied_entries_repeatedly(method):
+    for lam in (46.85084361218266, 0.3):
+        want = wsprox.prox_result(TINY_AND_NEGATIVE, lam, method="pava", backend="cpu", axis=1)
+        for _ in range(3):  # the failure was nondeterministic
+            got = wsprox.prox_result(TINY_AND_NEGATIVE, lam, method=method, backend="cuda", axis=1)
+            np.testing.assert_allclose(got.x, want.x, rtol=1e-12, atol=1e-12)
+            np.testing.assert_array_equal(got.labels, want.labels)
+    assert_matches_cpu_and_exact(TINY_AND_NEGATIVE, got, 0.3, 0.0)
+
+
+@pytest.mark.skipif(not _device.simulated(), reason="a property of Numba's CUDA simulator")
+@pytest.mark.parametrize("method", METHODS)
+def test_no_kernel_depends_on_static_shared_memory(method, monkeypatch):
+    # The cause of that failure: the simulator's first cuda.shared.array(T, ...)
+    # on a line is not thread-safe, so a thread racing another got its own
+    # array, and the scan's partial of thread 0 went missing. Give every
+    # static shared array to one thread only: the kernels (whose scan scratch
+    # is the launch's dynamic shared memory) must not notice.
+    from numba.cuda.simulator import kernelapi
+
+    dynamic = kernelapi.FakeCUDAShared.array
+
+    def private(self, shape, dtype, alignment=None):
+        if shape == 0:
+            return dynamic(self, shape, dtype, alignment)
+        return np.full(shape, 7, dtype=np.dtype(str(dtype)))
+
+    monkeypatch.setattr(kernelapi.FakeCUDAShared, "array", private)
+    w = TINY_AND_NEGATIVE[:1]
+    got = wsprox.prox_result(w, 46.85084361218266, method=method, backend="cuda", axis=1)
+    assert_matches_cpu_and_exact(w, got, 46.85084361218266, 0.0)

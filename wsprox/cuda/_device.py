@@ -22,8 +22,8 @@ __all__ = [
     "synchronize",
 ]
 
-#: Threads per CUDA block of the row kernels (one block per row). Kernels are
-#: compiled per value, so tests may lower it to run several chunks per row.
+#: Threads per CUDA block of the row kernels (one block per row). Read at every
+#: launch, so tests may lower it to run several chunks per row.
 THREADS_PER_BLOCK = 256
 
 

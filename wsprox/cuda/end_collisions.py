@@ -18,56 +18,45 @@ iteration per final cluster, so it is slow when clusters are many (small
 ``lam``). ``rounds`` is the number of iterations, ``K``. One CUDA block per
 row, the whole loop in one launch.
 """
-import functools
-
 import numpy as np
-from numba import float64, int64
 
-from . import _device
 from ._device import cuda, threads_for
 from .blocks import block_value
-from .scan import ARGMIN, SUM, seg_scan
+from .scan import ARGMIN, SUM, seg_scan, shared_bytes
 
 __all__ = ["solve"]
 
 
-@functools.cache
-def _kernel(tpb):
-    @cuda.jit
-    def end(x, lam, starts, counts, rounds, fv, iv):
-        sh_f = cuda.shared.array(tpb, float64)
-        sh_i = cuda.shared.array(tpb, int64)
-        sh_g = cuda.shared.array(tpb, int64)
-        r = cuda.blockIdx.x
-        t = cuda.threadIdx.x
-        T = cuda.blockDim.x
-        d = x.shape[1]
-        xr, st, fvr, ivr = x[r], starts[r], fv[r], iv[r]
-        i = 0
-        n = 0
-        while i < d:
-            for k in range(i + t, d, T):
-                fvr[k] = xr[k]
-                ivr[k] = 0
-            cuda.syncthreads()
-            seg_scan(SUM, fvr[i:], ivr[i:], ivr, False, d - i, sh_f, sh_i, sh_g)
-            for k in range(i + t, d, T):
-                fvr[k] = block_value(fvr[k], lam, d, i, k)
-                ivr[k] = k
-            cuda.syncthreads()
-            seg_scan(ARGMIN, fvr[i:], ivr[i:], ivr, False, d - i, sh_f, sh_i, sh_g)
-            j = ivr[d - 1]
-            if t == 0:
-                st[n] = i
-            n += 1
-            i = j + 1
-            cuda.syncthreads()
+@cuda.jit
+def _kernel(x, lam, starts, counts, rounds, fv, iv):
+    r = cuda.blockIdx.x
+    t = cuda.threadIdx.x
+    T = cuda.blockDim.x
+    d = x.shape[1]
+    xr, st, fvr, ivr = x[r], starts[r], fv[r], iv[r]
+    i = 0
+    n = 0
+    while i < d:
+        for k in range(i + t, d, T):
+            fvr[k] = xr[k]
+            ivr[k] = 0
+        cuda.syncthreads()
+        seg_scan(SUM, fvr[i:], ivr[i:], ivr, False, d - i)
+        for k in range(i + t, d, T):
+            fvr[k] = block_value(fvr[k], lam, d, i, k)
+            ivr[k] = k
+        cuda.syncthreads()
+        seg_scan(ARGMIN, fvr[i:], ivr[i:], ivr, False, d - i)
+        j = ivr[d - 1]
         if t == 0:
-            st[n] = d
-            counts[r] = n
-            rounds[r] = n
-
-    return end
+            st[n] = i
+        n += 1
+        i = j + 1
+        cuda.syncthreads()
+    if t == 0:
+        st[n] = d
+        counts[r] = n
+        rounds[r] = n
 
 
 def solve(x, lam, starts, counts, rounds):
@@ -88,5 +77,5 @@ def solve(x, lam, starts, counts, rounds):
     n, d = x.shape
     fv = cuda.device_array((n, d), dtype=np.float64)
     iv = cuda.device_array((n, d), dtype=np.int64)
-    kernel = _kernel(_device.THREADS_PER_BLOCK)
-    kernel[n, threads_for(d)](x, lam, starts, counts, rounds, fv, iv)
+    threads = threads_for(d)
+    _kernel[n, threads, 0, shared_bytes(threads)](x, lam, starts, counts, rounds, fv, iv)

@@ -20,79 +20,68 @@ threads; few rounds on typical inputs, :math:`\Theta(d)` on adversarial ones.
 CUDA block per row, the whole loop in one launch (the round loop needs no
 host round trip).
 """
-import functools
-
 import numpy as np
-from numba import float64, int64
 
-from . import _device
 from ._device import cuda, threads_for
 from .blocks import block_value
-from .scan import SUM, seg_scan
+from .scan import SUM, seg_scan, shared_bytes
 
 __all__ = ["solve"]
 
 
-@functools.cache
-def _kernel(tpb):
-    @cuda.jit
-    def imminent(x, lam, starts, counts, rounds, sums, starts2, sums2, fv, iv, cnt, fl):
-        sh_f = cuda.shared.array(tpb, float64)
-        sh_i = cuda.shared.array(tpb, int64)
-        sh_g = cuda.shared.array(tpb, int64)
-        r = cuda.blockIdx.x
-        t = cuda.threadIdx.x
-        T = cuda.blockDim.x
-        d = x.shape[1]
-        xr, st, sm, st2, sm2 = x[r], starts[r], sums[r], starts2[r], sums2[r]
-        fvr, ivr, cr, flr = fv[r], iv[r], cnt[r], fl[r]
-        for k in range(t, d, T):
-            st[k] = k
-            sm[k] = xr[k]
-        if t == 0:
-            st[d] = d
+@cuda.jit
+def _kernel(x, lam, starts, counts, rounds, sums, starts2, sums2, fv, iv, cnt, fl):
+    r = cuda.blockIdx.x
+    t = cuda.threadIdx.x
+    T = cuda.blockDim.x
+    d = x.shape[1]
+    xr, st, sm, st2, sm2 = x[r], starts[r], sums[r], starts2[r], sums2[r]
+    fvr, ivr, cr, flr = fv[r], iv[r], cnt[r], fl[r]
+    for k in range(t, d, T):
+        st[k] = k
+        sm[k] = xr[k]
+    if t == 0:
+        st[d] = d
+    cuda.syncthreads()
+    n = d
+    n_rounds = 0
+    while True:
+        n_rounds += 1
+        for c in range(t, n, T):
+            a = st[c]
+            f = 1
+            if c > 0:
+                prev = block_value(sm[c - 1], lam, d, st[c - 1], a - 1)
+                if prev >= block_value(sm[c], lam, d, a, st[c + 1] - 1):
+                    f = 0
+            flr[c] = f
+            fvr[c] = sm[c]
+            ivr[c] = 0
+            cr[c] = f
+            sm2[c] = 0.0  # the float half of the count scan; refilled below
         cuda.syncthreads()
-        n = d
-        n_rounds = 0
-        while True:
-            n_rounds += 1
-            for c in range(t, n, T):
-                a = st[c]
-                f = 1
-                if c > 0:
-                    prev = block_value(sm[c - 1], lam, d, st[c - 1], a - 1)
-                    if prev >= block_value(sm[c], lam, d, a, st[c + 1] - 1):
-                        f = 0
-                flr[c] = f
-                fvr[c] = sm[c]
-                ivr[c] = 0
-                cr[c] = f
-                sm2[c] = 0.0  # the float half of the count scan; refilled below
-            cuda.syncthreads()
-            seg_scan(SUM, fvr, ivr, flr, True, n, sh_f, sh_i, sh_g)  # sums over runs
-            seg_scan(SUM, sm2, cr, flr, False, n, sh_f, sh_i, sh_g)  # run numbers
-            merged = cr[n - 1]
-            for c in range(t, n, T):
-                j = cr[c] - 1
-                if flr[c] != 0:
-                    st2[j] = st[c]
-                if c == n - 1 or flr[c + 1] != 0:
-                    sm2[j] = fvr[c]
-            cuda.syncthreads()
-            for c in range(t, merged, T):
-                st[c] = st2[c]
-                sm[c] = sm2[c]
-            if t == 0:
-                st[merged] = d
-            cuda.syncthreads()
-            if merged == n:
-                break
-            n = merged
+        seg_scan(SUM, fvr, ivr, flr, True, n)  # sums over runs
+        seg_scan(SUM, sm2, cr, flr, False, n)  # run numbers
+        merged = cr[n - 1]
+        for c in range(t, n, T):
+            j = cr[c] - 1
+            if flr[c] != 0:
+                st2[j] = st[c]
+            if c == n - 1 or flr[c + 1] != 0:
+                sm2[j] = fvr[c]
+        cuda.syncthreads()
+        for c in range(t, merged, T):
+            st[c] = st2[c]
+            sm[c] = sm2[c]
         if t == 0:
-            counts[r] = n
-            rounds[r] = n_rounds
-
-    return imminent
+            st[merged] = d
+        cuda.syncthreads()
+        if merged == n:
+            break
+        n = merged
+    if t == 0:
+        counts[r] = n
+        rounds[r] = n_rounds
 
 
 def solve(x, lam, starts, counts, rounds):
@@ -114,5 +103,5 @@ def solve(x, lam, starts, counts, rounds):
     sums, sums2, fv = (cuda.device_array((n, d), dtype=np.float64) for _ in range(3))
     starts2, iv, cnt = (cuda.device_array((n, d), dtype=np.int64) for _ in range(3))
     fl = cuda.device_array((n, d), dtype=np.int8)
-    kernel = _kernel(_device.THREADS_PER_BLOCK)
-    kernel[n, threads_for(d)](x, lam, starts, counts, rounds, sums, starts2, sums2, fv, iv, cnt, fl)
+    threads = threads_for(d)
+    _kernel[n, threads, 0, shared_bytes(threads)](x, lam, starts, counts, rounds, sums, starts2, sums2, fv, iv, cnt, fl)

@@ -16,83 +16,72 @@ The mirror of :mod:`wsprox.cpu.pipeline`, every step on the device:
 
 Steps 1 and 3 are the same for every algorithm.
 """
-import functools
-
 import numpy as np
-from numba import float64, int64
 
-from . import _device
 from ._device import cuda, threads_for
 from .blocks import block_value
-from .scan import MAX, SUM, seg_scan
+from .scan import MAX, SUM, seg_scan, shared_bytes
 from .sort import rank_rows
 
 __all__ = ["prox_rows"]
 
 
-@functools.cache
-def _settle_kernel(tpb):
-    @cuda.jit
-    def settle(x, order, starts, counts, lam, l1, out, labels, want_labels, fv, iv, fl, vals, vi):
-        sh_f = cuda.shared.array(tpb, float64)
-        sh_i = cuda.shared.array(tpb, int64)
-        sh_g = cuda.shared.array(tpb, int64)
-        r = cuda.blockIdx.x
-        t = cuda.threadIdx.x
-        T = cuda.blockDim.x
-        d = x.shape[1]
-        nb = counts[r]
-        xr, st, ordr, outr = x[r], starts[r], order[r], out[r]
-        fvr, ivr, flr, valr, vir = fv[r], iv[r], fl[r], vals[r], vi[r]
-        for k in range(t, d, T):
-            flr[k] = 0
-            fvr[k] = xr[k]
-            ivr[k] = 0
+@cuda.jit
+def _settle(x, order, starts, counts, lam, l1, out, labels, want_labels, fv, iv, fl, vals, vi):
+    r = cuda.blockIdx.x
+    t = cuda.threadIdx.x
+    T = cuda.blockDim.x
+    d = x.shape[1]
+    nb = counts[r]
+    xr, st, ordr, outr = x[r], starts[r], order[r], out[r]
+    fvr, ivr, flr, valr, vir = fv[r], iv[r], fl[r], vals[r], vi[r]
+    for k in range(t, d, T):
+        flr[k] = 0
+        fvr[k] = xr[k]
+        ivr[k] = 0
+    cuda.syncthreads()
+    for b in range(t, nb, T):
+        flr[st[b]] = 1
+    cuda.syncthreads()
+    # Block sums in float64: a scan restarting at every block start.
+    seg_scan(SUM, fvr, ivr, flr, True, d)
+    for b in range(t, nb, T):
+        e = st[b + 1] - 1
+        valr[b] = block_value(fvr[e], lam, d, st[b], e)
+        vir[b] = 0
+    cuda.syncthreads()
+    seg_scan(MAX, valr, vir, flr, False, nb)
+    for b in range(t, nb, T):
+        v = valr[b]
+        if v > l1:
+            valr[b] = v - l1
+        elif v < -l1:
+            valr[b] = v + l1
+        else:
+            valr[b] = 0.0
+    for k in range(t, d, T):
+        fvr[k] = 0.0
+        ivr[k] = flr[k]
+    cuda.syncthreads()
+    # ivr[k] - 1 is the block of sorted position k.
+    seg_scan(SUM, fvr, ivr, flr, False, d)
+    for k in range(t, d, T):
+        outr[ordr[k]] = valr[ivr[k] - 1]
+    if want_labels:
         cuda.syncthreads()
+        # A new label where the output value (in the output dtype) changes.
         for b in range(t, nb, T):
-            flr[st[b]] = 1
+            fvr[b] = 0.0
+            vir[b] = 1
+            if b > 0 and outr[ordr[st[b]]] == outr[ordr[st[b - 1]]]:
+                vir[b] = 0
         cuda.syncthreads()
-        # Block sums in float64: a scan restarting at every block start.
-        seg_scan(SUM, fvr, ivr, flr, True, d, sh_f, sh_i, sh_g)
-        for b in range(t, nb, T):
-            e = st[b + 1] - 1
-            valr[b] = block_value(fvr[e], lam, d, st[b], e)
-            vir[b] = 0
-        cuda.syncthreads()
-        seg_scan(MAX, valr, vir, flr, False, nb, sh_f, sh_i, sh_g)
-        for b in range(t, nb, T):
-            v = valr[b]
-            if v > l1:
-                valr[b] = v - l1
-            elif v < -l1:
-                valr[b] = v + l1
-            else:
-                valr[b] = 0.0
+        seg_scan(SUM, fvr, vir, flr, False, nb)
+        labr = labels[r]
         for k in range(t, d, T):
-            fvr[k] = 0.0
-            ivr[k] = flr[k]
-        cuda.syncthreads()
-        # ivr[k] - 1 is the block of sorted position k.
-        seg_scan(SUM, fvr, ivr, flr, False, d, sh_f, sh_i, sh_g)
-        for k in range(t, d, T):
-            outr[ordr[k]] = valr[ivr[k] - 1]
-        if want_labels:
-            cuda.syncthreads()
-            # A new label where the output value (in the output dtype) changes.
-            for b in range(t, nb, T):
-                fvr[b] = 0.0
-                vir[b] = 1
-                if b > 0 and outr[ordr[st[b]]] == outr[ordr[st[b - 1]]]:
-                    vir[b] = 0
-            cuda.syncthreads()
-            seg_scan(SUM, fvr, vir, flr, False, nb, sh_f, sh_i, sh_g)
-            labr = labels[r]
-            for k in range(t, d, T):
-                labr[ordr[k]] = vir[ivr[k] - 1] - 1
-            if t == 0:
-                counts[r] = vir[nb - 1]
-
-    return settle
+            labr[ordr[k]] = vir[ivr[k] - 1] - 1
+        if t == 0:
+            counts[r] = vir[nb - 1]
 
 
 def prox_rows(solve, rows, lam, l1, out, labels=None, owner=None):
@@ -142,6 +131,6 @@ def prox_rows(solve, rows, lam, l1, out, labels=None, owner=None):
     want = labels is not None
     if not want:
         labels = vi  # a placeholder of the right rank, never written
-    kernel = _settle_kernel(_device.THREADS_PER_BLOCK)
-    kernel[n, threads_for(d)](x, order, starts, counts, lam, l1, out, labels, want, fv, iv, fl, vals, vi)
+    threads = threads_for(d)
+    _settle[n, threads, 0, shared_bytes(threads)](x, order, starts, counts, lam, l1, out, labels, want, fv, iv, fl, vals, vi)
     return counts, rounds

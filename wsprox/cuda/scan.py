@@ -15,13 +15,22 @@ stretch writes the results. Work :math:`O(n + T \log T)`, depth
 :math:`O(n/T + \log T)`, ``2 log2 T + 3`` barriers.
 
 Every thread of the block must call it (it synchronises); it ends with a
-barrier, so the results are visible to the whole block.
+barrier, so the results are visible to the whole block. Its scratch for the
+``T`` partials is the block's *dynamic* shared memory, which the launch
+reserves: ``kernel[grid, T, 0, shared_bytes(T)]``. (Static
+``cuda.shared.array(T, ...)`` scratch is unsafe on Numba's simulator: its
+first allocation on a line is not thread-safe, so two threads of a block can
+each get their own array and the scan sums garbage, e.g. a block sum short
+of its first stretch; the dynamic buffer is allocated once per launch,
+before the threads start.)
 """
 import math
 
+from numba import float64, int64
+
 from ._device import cuda
 
-__all__ = ["SUM", "MAX", "ARGMIN", "seg_scan", "block_range"]
+__all__ = ["SUM", "MAX", "ARGMIN", "seg_scan", "block_range", "shared_bytes"]
 
 SUM = 0
 MAX = 1
@@ -51,6 +60,20 @@ def _combine(op, f, i, g, j):
     return f, i
 
 
+def shared_bytes(threads):
+    """Dynamic shared memory (bytes) that a block of ``threads`` threads calling
+    :func:`seg_scan` must be launched with: three arrays of ``threads`` 8-byte
+    entries.
+
+    Examples
+    --------
+    >>> from wsprox.cuda.scan import shared_bytes
+    >>> shared_bytes(4)
+    96
+    """
+    return 3 * 8 * threads
+
+
 @cuda.jit(device=True, inline="always")
 def block_range(n):
     """The stretch ``lo..hi-1`` of ``0..n-1`` that this thread owns."""
@@ -61,13 +84,18 @@ def block_range(n):
 
 
 @cuda.jit(device=True)
-def seg_scan(op, values, index, flags, segmented, n, sh_f, sh_i, sh_g):
+def seg_scan(op, values, index, flags, segmented, n):
     """Inclusive (segmented) scan of ``values[:n], index[:n]`` in place.
 
-    ``sh_f``, ``sh_i``, ``sh_g`` are shared float64, int64, int64 arrays of at
-    least ``blockDim.x`` entries; ``flags`` is read only when ``segmented``.
+    ``flags`` is read only when ``segmented``. The launch must reserve
+    ``shared_bytes(blockDim.x)`` bytes of dynamic shared memory.
     """
     t = cuda.threadIdx.x
+    T = cuda.blockDim.x
+    # Disjoint views of the dynamic shared memory (all such arrays alias).
+    sh_f = cuda.shared.array(0, float64)[:T]
+    sh_i = cuda.shared.array(0, int64)[T:2 * T]
+    sh_g = cuda.shared.array(0, int64)[2 * T:3 * T]
     lo, hi = block_range(n)
     f0, i0 = _identity(op)
     f, i = f0, i0
@@ -85,7 +113,7 @@ def seg_scan(op, values, index, flags, segmented, n, sh_f, sh_i, sh_g):
     # thread cuts off everything before it.
     pf, pi, pg = f0, i0, 0
     off = 1
-    while off < cuda.blockDim.x:
+    while off < T:
         if t >= off:
             pf = sh_f[t - off]
             pi = sh_i[t - off]

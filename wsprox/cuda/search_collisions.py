@@ -27,109 +27,99 @@ depth :math:`O(d/T + \log T)` on ``T`` threads (:math:`O(\log d)` with a
 thread per element): work :math:`O(d \log^2 d)`. ``rounds`` is the number of
 binary-search steps. One CUDA block per row, the whole loop in one launch.
 """
-import functools
 import math
 
 import numpy as np
-from numba import float64, int64
 
-from . import _device
 from ._device import cuda, threads_for
 from .blocks import block_value
-from .scan import ARGMIN, SUM, seg_scan
+from .scan import ARGMIN, SUM, seg_scan, shared_bytes
 
 __all__ = ["solve"]
 
 
-@functools.cache
-def _kernel(tpb):
-    @cuda.jit
-    def search(x, lam, starts, counts, rounds, head, fv, iv, fl, lo_, hi_, jj):
-        sh_f = cuda.shared.array(tpb, float64)
-        sh_i = cuda.shared.array(tpb, int64)
-        sh_g = cuda.shared.array(tpb, int64)
-        r = cuda.blockIdx.x
-        t = cuda.threadIdx.x
-        T = cuda.blockDim.x
-        d = x.shape[1]
-        xr, st, hd, fvr, ivr, flr = x[r], starts[r], head[r], fv[r], iv[r], fl[r]
-        blo, bhi, bj = lo_[r], hi_[r], jj[r]
+@cuda.jit
+def _kernel(x, lam, starts, counts, rounds, head, fv, iv, fl, lo_, hi_, jj):
+    r = cuda.blockIdx.x
+    t = cuda.threadIdx.x
+    T = cuda.blockDim.x
+    d = x.shape[1]
+    xr, st, hd, fvr, ivr, flr = x[r], starts[r], head[r], fv[r], iv[r], fl[r]
+    blo, bhi, bj = lo_[r], hi_[r], jj[r]
+    for k in range(t, d, T):
+        hd[k] = k
+    cuda.syncthreads()
+    steps = 0
+    size = 2
+    level = 1
+    while size // 2 < d:
+        half = size // 2
+        nb = (d + size - 1) // size
+        for b in range(t, nb, T):
+            blo[b] = b * size
+            bhi[b] = min(b * size + half, d)  # an empty search range without a right half
+            bj[b] = -1
         for k in range(t, d, T):
-            hd[k] = k
+            flr[k] = 1 if k % size == 0 else 0
         cuda.syncthreads()
-        steps = 0
-        size = 2
-        level = 1
-        while size // 2 < d:
-            half = size // 2
-            nb = (d + size - 1) // size
-            for b in range(t, nb, T):
-                blo[b] = b * size
-                bhi[b] = min(b * size + half, d)  # an empty search range without a right half
-                bj[b] = -1
-            for k in range(t, d, T):
-                flr[k] = 1 if k % size == 0 else 0
-            cuda.syncthreads()
-            for _ in range(level):
-                steps += 1
-                # Prefix sums of x from the candidate start s of every block.
-                for k in range(t, d, T):
-                    b = k // size
-                    fvr[k] = 0.0
-                    ivr[k] = 0
-                    if blo[b] < bhi[b] and k >= hd[(blo[b] + bhi[b]) // 2]:
-                        fvr[k] = xr[k]
-                cuda.syncthreads()
-                seg_scan(SUM, fvr, ivr, flr, True, d, sh_f, sh_i, sh_g)
-                # Means of z_s..z_j at cluster ends j >= s, +inf elsewhere.
-                for k in range(t, d, T):
-                    b = k // size
-                    m = math.inf
-                    if blo[b] < bhi[b]:
-                        s = hd[(blo[b] + bhi[b]) // 2]
-                        if k >= s and (k == d - 1 or hd[k + 1] == k + 1):
-                            m = block_value(fvr[k], lam, d, s, k)
-                    fvr[k] = m
-                    ivr[k] = k
-                cuda.syncthreads()
-                seg_scan(ARGMIN, fvr, ivr, flr, True, d, sh_f, sh_i, sh_g)
-                for b in range(t, nb, T):
-                    if blo[b] < bhi[b]:
-                        j = ivr[min(b * size + size, d) - 1]
-                        p = (blo[b] + bhi[b]) // 2
-                        if j >= b * size + half:
-                            bhi[b] = p
-                            bj[b] = j
-                        else:
-                            blo[b] = p + 1
-                cuda.syncthreads()
-            # The merge: s* = head[bhi] (a cluster start), through J(s*).
-            for b in range(t, nb, T):
-                if bj[b] >= 0:
-                    blo[b] = hd[bhi[b]]
-            cuda.syncthreads()
+        for _ in range(level):
+            steps += 1
+            # Prefix sums of x from the candidate start s of every block.
             for k in range(t, d, T):
                 b = k // size
-                if bj[b] >= 0 and blo[b] <= k <= bj[b]:
-                    hd[k] = blo[b]
+                fvr[k] = 0.0
+                ivr[k] = 0
+                if blo[b] < bhi[b] and k >= hd[(blo[b] + bhi[b]) // 2]:
+                    fvr[k] = xr[k]
             cuda.syncthreads()
-            size *= 2
-            level += 1
-        # The cluster starts, compacted by a prefix count.
-        for k in range(t, d, T):
-            fvr[k] = 0.0
-            ivr[k] = 1 if hd[k] == k else 0
+            seg_scan(SUM, fvr, ivr, flr, True, d)
+            # Means of z_s..z_j at cluster ends j >= s, +inf elsewhere.
+            for k in range(t, d, T):
+                b = k // size
+                m = math.inf
+                if blo[b] < bhi[b]:
+                    s = hd[(blo[b] + bhi[b]) // 2]
+                    if k >= s and (k == d - 1 or hd[k + 1] == k + 1):
+                        m = block_value(fvr[k], lam, d, s, k)
+                fvr[k] = m
+                ivr[k] = k
+            cuda.syncthreads()
+            seg_scan(ARGMIN, fvr, ivr, flr, True, d)
+            for b in range(t, nb, T):
+                if blo[b] < bhi[b]:
+                    j = ivr[min(b * size + size, d) - 1]
+                    p = (blo[b] + bhi[b]) // 2
+                    if j >= b * size + half:
+                        bhi[b] = p
+                        bj[b] = j
+                    else:
+                        blo[b] = p + 1
+            cuda.syncthreads()
+        # The merge: s* = head[bhi] (a cluster start), through J(s*).
+        for b in range(t, nb, T):
+            if bj[b] >= 0:
+                blo[b] = hd[bhi[b]]
         cuda.syncthreads()
-        seg_scan(SUM, fvr, ivr, flr, False, d, sh_f, sh_i, sh_g)
         for k in range(t, d, T):
-            if hd[k] == k:
-                st[ivr[k] - 1] = k
-        if t == 0:
-            st[ivr[d - 1]] = d
-            counts[r] = ivr[d - 1]
-            rounds[r] = steps
-
-    return search
+            b = k // size
+            if bj[b] >= 0 and blo[b] <= k <= bj[b]:
+                hd[k] = blo[b]
+        cuda.syncthreads()
+        size *= 2
+        level += 1
+    # The cluster starts, compacted by a prefix count.
+    for k in range(t, d, T):
+        fvr[k] = 0.0
+        ivr[k] = 1 if hd[k] == k else 0
+    cuda.syncthreads()
+    seg_scan(SUM, fvr, ivr, flr, False, d)
+    for k in range(t, d, T):
+        if hd[k] == k:
+            st[ivr[k] - 1] = k
+    if t == 0:
+        st[ivr[d - 1]] = d
+        counts[r] = ivr[d - 1]
+        rounds[r] = steps
 
 
 def solve(x, lam, starts, counts, rounds):
@@ -153,5 +143,5 @@ def solve(x, lam, starts, counts, rounds):
     fl = cuda.device_array((n, d), dtype=np.int8)
     half = max(d // 2 + 1, 1)
     blo, bhi, bj = (cuda.device_array((n, half), dtype=np.int64) for _ in range(3))
-    kernel = _kernel(_device.THREADS_PER_BLOCK)
-    kernel[n, threads_for(d)](x, lam, starts, counts, rounds, head, fv, iv, fl, blo, bhi, bj)
+    threads = threads_for(d)
+    _kernel[n, threads, 0, shared_bytes(threads)](x, lam, starts, counts, rounds, head, fv, iv, fl, blo, bhi, bj)
