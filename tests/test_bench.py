@@ -38,3 +38,13 @@ def test_cuda_backend_runs_or_fails_cleanly(capsys):
     else:
         assert main(argv) == 2
         assert "not usable" in capsys.readouterr().err
+
+
+def test_budget_skips_methods_projected_too_slow(tmp_path, capsys):
+    # Growing sizes 100-fold: a zero budget keeps only the first size's timings.
+    path = tmp_path / "bench.json"
+    assert main(["--sizes", "50", "5000", "--repeat", "1", "--inputs", "normal", "--dtype", "float64",
+                 "--no-baselines", "--budget", "0", "--json", str(path)]) == 0
+    records = json.loads(path.read_text())["records"]
+    assert {r["d"] for r in records} == {50}
+    assert "skipped, projected over --budget 0 s" in capsys.readouterr().out

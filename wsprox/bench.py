@@ -196,7 +196,19 @@ def _parser():
     p.add_argument("--no-baselines", action="store_true", help="time wsprox only")
     p.add_argument("--json", metavar="PATH", help="also write every record as JSON")
     p.add_argument("--quick", action="store_true", help="smoke test: d <= 1e4, 2 repeats")
+    p.add_argument("--budget", type=float, default=10.0,
+                   help="seconds per case: a method whose time at the previous size, extrapolated "
+                        "quadratically, would exceed it is skipped at this size (default 10)")
     return p
+
+
+def _projected(previous, d):
+    """Seconds a call at size ``d`` may take, from ``(d0, seconds)`` at a smaller size,
+    extrapolated quadratically (the worst case of end and imminent collisions)."""
+    if previous is None:
+        return 0.0
+    d0, t0 = previous
+    return t0 * (d / d0) ** 2
 
 
 def main(argv=None):
@@ -233,6 +245,7 @@ def main(argv=None):
           f"loadavg={meta['loadavg_start'][0]:.1f}")
     print("median ms; 'x sort': time / numpy.sort[f64]; 'scipy/t': speed-up over the SciPy pipeline")
     records = []
+    last = {}  # (input, dtype, method) -> (d, seconds) at the last size timed
     for name, gen in families.items():
         for dtype in dtypes:
             for d in sizes:
@@ -244,8 +257,12 @@ def main(argv=None):
                 # wsprox.worstcase families give (w, lam): the lam that makes them hard.
                 w, lam = made if isinstance(made, tuple) else (made, args.lam)
                 w = np.asarray(w, dtype=dtype)
-                cases = _cases(w, lam, methods, run, args.backend == "cpu", repeat,
+                active = {m: s for m, s in methods.items()
+                          if _projected(last.get((name, dtype, m)), d) * (repeat + 1) <= args.budget}
+                cases = _cases(w, lam, active, run, args.backend == "cpu", repeat,
                                not args.no_baselines)
+                for m in active:
+                    last[(name, dtype, m)] = (d, cases[m])
                 base = cases.get("numpy.sort[f64]", float("nan"))
                 scipy = cases.get("scipy", float("nan"))
                 head = f"{name} {dtype} d={d:.0e} lam={lam:.3g}"
@@ -255,6 +272,9 @@ def main(argv=None):
                     records.append({"input": name, "dtype": dtype, "d": d, "lam": lam, "case": case,
                                     "seconds": t, "ratio_to_sort": t / base,
                                     "speedup_over_scipy": scipy / t})
+                skipped = [m for m in methods if m not in active]
+                if skipped:
+                    print(f"  skipped, projected over --budget {args.budget:g} s: {', '.join(skipped)}")
     meta["loadavg_end"] = os.getloadavg()
     if args.json:
         with open(args.json, "w") as f:
