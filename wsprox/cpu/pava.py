@@ -24,8 +24,7 @@ from .kernels import kernel
 __all__ = ["solve", "pava_row"]
 
 
-@njit(cache=True)
-def pava_row(x, lam, starts, sums):
+def _pava_row(x, lam, starts, sums):
     """Blocks of one sorted row ``x``; returns their number.
 
     ``starts`` (length ``d + 1``) receives the block starts and the sentinel
@@ -49,6 +48,11 @@ def pava_row(x, lam, starts, sums):
         top += 1
     starts[top] = d
     return top
+
+
+#: The host PAVA of one row; :mod:`wsprox.cuda.pava` compiles the same Python
+#: function for the device, with the device's ``block_value``.
+pava_row = njit(cache=True)(_pava_row)
 
 
 @kernel

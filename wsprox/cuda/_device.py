@@ -8,6 +8,8 @@ On a machine without a GPU the kernels run on Numba's CUDA simulator when the
 environment variable ``NUMBA_ENABLE_CUDASIM=1`` is set *before* Numba is
 imported (slow: one OS thread per CUDA thread, meant for testing).
 """
+import types
+
 import numba
 from numba import cuda
 
@@ -20,6 +22,7 @@ __all__ = [
     "is_device_array",
     "as_device_array",
     "synchronize",
+    "retarget",
 ]
 
 #: Threads per CUDA block of the row kernels (one block per row). Read at every
@@ -112,3 +115,22 @@ def synchronize():
     """
     cuda.synchronize()
 
+
+
+def retarget(fn, **device_functions):
+    """``fn``'s code with some of its globals replaced by device functions.
+
+    The CUDA mirror of a host kernel written as a plain Python function
+    compiles the *same* source for the device: the host's helpers it calls
+    (Numba CPU dispatchers) are swapped for their device twins.
+
+    Examples
+    --------
+    >>> from wsprox.cpu.pava import _pava_row
+    >>> retarget(_pava_row, block_value=len).__globals__["block_value"] is len
+    True
+    """
+    g = types.FunctionType(fn.__code__, {**fn.__globals__, **device_functions}, fn.__name__,
+                           fn.__defaults__, fn.__closure__)
+    g.__doc__ = fn.__doc__
+    return g

@@ -15,7 +15,8 @@ weight matrix): every thread runs the sequential PAVA of
 in ``starts`` (the output) and a float64 scratch row of block sums.
 ``rounds`` is ``d``.
 """
-from ._device import cuda
+from ..cpu.pava import _pava_row
+from ._device import cuda, retarget
 from .blocks import block_value
 
 __all__ = ["solve", "pava_row"]
@@ -23,27 +24,9 @@ __all__ = ["solve", "pava_row"]
 _THREADS = 64
 
 
-@cuda.jit(device=True)
-def pava_row(x, lam, starts, sums):
-    """Blocks of one sorted row ``x`` into ``starts`` (sentinel ``d``); returns their number."""
-    d = x.size
-    top = 0
-    for k in range(d):
-        a = k
-        s = x[k]
-        while top > 0:
-            pa = starts[top - 1]
-            ps = sums[top - 1]
-            if block_value(ps, lam, d, pa, a - 1) < block_value(s, lam, d, a, k):
-                break
-            a = pa
-            s += ps
-            top -= 1
-        starts[top] = a
-        sums[top] = s
-        top += 1
-    starts[top] = d
-    return top
+#: The sequential PAVA of one row: the host's Python source, compiled for the
+#: device with the device's ``block_value``.
+pava_row = cuda.jit(device=True)(retarget(_pava_row, block_value=block_value))
 
 
 @cuda.jit
