@@ -12,38 +12,17 @@ extrapolated time exceeds the budget (imminent collisions on the worst case
 is quadratic) is skipped and recorded as such.
 """
 import functools
-import time
 
 import numpy as np
-from scipy.optimize import isotonic_regression
 
 import wsprox
+from wsprox.bench import scipy_prox, time_call
 
 from ._common import Report, plt, progress, save_png, write_csv, write_json
 from ._inputs import INPUTS, grow, make_input, method_names
 
 NAME = "runtime"
 SHOWS = "median seconds of wsprox.prox per method vs d (random and worst-case inputs), beside numpy.sort and SciPy"
-
-
-def scipy_prox(w, lam):
-    """The prox with SciPy: argsort, shift by the velocities, isotonic regression, un-sort."""
-    d = w.size
-    order = np.argsort(w)
-    v = lam * (d - 1 - 2 * np.arange(d)) / max(d - 1, 1)
-    out = np.empty(d)
-    out[order] = isotonic_regression(w[order] + v).x
-    return out
-
-
-def _median_seconds(fn, repeats):
-    fn()  # warm up: compile, caches
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def _cuda_status():
@@ -108,7 +87,7 @@ def make(out_dir, *, quick=False):
                     skipped.append(f"{name} on {kind} at d={d} (extrapolated over {budget:g} s)")
                     continue
                 try:
-                    seconds = _median_seconds(functools.partial(fn, prepare(w), lam), repeats)
+                    seconds = time_call(fn, [(prepare(w), lam)] * (repeats + 1))
                 except Exception as exc:  # noqa: BLE001 -- a backend that cannot take this method: record, go on
                     skipped.append(f"{name} on {kind} at d={d}: {type(exc).__name__}: {exc}")
                     continue
