@@ -33,7 +33,7 @@ def n_blocks(w, lam, method):
     starts = np.empty((1, x.size + 1), dtype=np.int64)
     counts = np.empty(1, dtype=np.int64)
     rounds = np.zeros(1, dtype=np.int64)
-    cpu.SOLVERS[method](x, lam, starts, counts, rounds)
+    cpu.SOLVERS[method](x, lam, starts, counts, rounds, np.empty_like(x))
     return int(counts[0]), int(rounds[0])
 
 

@@ -8,6 +8,7 @@ particles and an isotonic regression after a sort.
 from ._prox import ProxResult, prox, prox_result
 from .certificate import OptimalityCertificate, check_optimality
 from .penalty import penalty, subgradient
+from .cpu.workspace import release_workspace
 from .warm import ProxState
 
 __version__ = "0.1.0"
@@ -21,4 +22,5 @@ __all__ = [
     "check_optimality",
     "OptimalityCertificate",
     "ProxState",
+    "release_workspace",
 ]

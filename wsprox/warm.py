@@ -10,16 +10,20 @@ moved too far for the repair, the call falls back to the full sort.
 """
 from __future__ import annotations
 
+from .cpu.workspace import Workspace
+
 __all__ = ["ProxState"]
 
 
 class ProxState:
     """Memory of the previous prox call, for warm starts (``warm=state``).
 
-    Create one per tensor being proxed and pass it to every call; it holds
-    the last call's ascending order (``n_rows * d`` int64) and nothing else.
+    Create one per tensor being proxed and pass it to every call. It holds
+    the last call's ascending order and its own work arrays for the CPU
+    pipeline (:mod:`wsprox.cpu.workspace`), about 40 bytes per entry in all,
+    which later calls reuse (``del state`` frees them).
     A call on an input of another shape (rows and length) than the last one
-    starts cold and overwrites it.
+    starts cold and replaces them.
 
     Attributes
     ----------
@@ -28,6 +32,8 @@ class ProxState:
     reused : bool
         Whether the last call repaired the previous order (False: it sorted
         from scratch, as on the first call).
+    workspace : wsprox.cpu.workspace.Workspace
+        The reusable work arrays.
 
     Examples
     --------
@@ -47,6 +53,7 @@ class ProxState:
     def __init__(self):
         self.order = None
         self.reused = False
+        self.workspace = Workspace()
 
     def __repr__(self):
         shape = None if self.order is None else self.order.shape

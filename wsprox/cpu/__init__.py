@@ -2,12 +2,16 @@
 
 Every algorithm module exposes the same kernel,
 
-``solve(x, lam, starts, counts, rounds)``
+``solve(x, lam, starts, counts, rounds, sums)``
     ``x`` is a ``(n_rows, d)`` float64 array whose rows are sorted ascending.
     For every row ``r`` the kernel writes the partition of ``0..d-1`` into the
     blocks (clusters) of the isotonic regression of ``z = x + v``: their start
     indices ascending into ``starts[r, :counts[r]]`` with the sentinel
     ``starts[r, counts[r]] = d``, and the rounds it used into ``rounds[r]``.
+    ``sums``, a float64 array of ``x``'s shape, is scratch for the blocks'
+    sums of ``x``, which the pipeline keeps in its reusable
+    :class:`~wsprox.cpu.workspace.Workspace` (the CUDA kernels, whose
+    contract lacks it, allocate their scratch on the device).
 
 and :func:`wsprox.cpu.pipeline.prox_rows` does the rest (rank, gather, block
 values, soft-threshold, scatter), identical for every algorithm.

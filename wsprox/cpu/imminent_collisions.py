@@ -33,20 +33,21 @@ __all__ = ["solve", "imminent_collisions_row"]
 
 
 @njit(cache=True, parallel=True)
-def imminent_collisions_row(x, lam, starts):
+def imminent_collisions_row(x, lam, starts, sums):
     """Blocks of one sorted row ``x`` into ``starts``; returns (their number, rounds).
+
+    ``sums`` (length ``d``) is scratch for the clusters' sums of ``x``.
 
     Examples
     --------
     >>> import numpy as np
     >>> from wsprox.cpu.imminent_collisions import imminent_collisions_row
     >>> starts = np.empty(4, dtype=np.int64)
-    >>> imminent_collisions_row(np.array([0.0, 1.0, 10.0]), 2.0, starts), starts[:3]
+    >>> imminent_collisions_row(np.array([0.0, 1.0, 10.0]), 2.0, starts, np.empty(3)), starts[:3]
     ((2, 2), array([0, 2, 3]))
     """
     d = x.size
     first = np.empty(d + 1, dtype=np.int64)      # first particle of each cluster, sentinel d
-    sums = np.empty(d)                            # sum of x over each cluster
     next_first = np.empty(d + 1, dtype=np.int64)
     next_sums = np.empty(d)
     head = np.empty(d, dtype=np.int64)
@@ -87,7 +88,7 @@ def imminent_collisions_row(x, lam, starts):
 
 
 @njit(cache=True)
-def solve(x, lam, starts, counts, rounds):
+def solve(x, lam, starts, counts, rounds, sums):
     """Blocks of every sorted row of ``x`` (see :mod:`wsprox.cpu`); rows in turn, each in parallel."""
     for r in range(x.shape[0]):
-        counts[r], rounds[r] = imminent_collisions_row(x[r], lam, starts[r])
+        counts[r], rounds[r] = imminent_collisions_row(x[r], lam, starts[r], sums[r])

@@ -8,15 +8,25 @@ twice, threaded and serial (``prange`` is then ``range``), and the call picks
 the threaded one only when its first argument has at least
 :data:`THREADED_MIN` entries.
 """
+import os
 import types
 from contextlib import contextmanager
 
-from numba import get_num_threads, njit, set_num_threads
+# After every parallel loop, OpenMP's workers (Numba's threading layer here)
+# spin for milliseconds by default before they sleep, holding a core: the
+# NumPy sorts that ranking.py runs on two Python threads right after a
+# parallel pass then share the cores with them and take up to twice as long.
+# Passive workers sleep at once. libgomp reads this when it is loaded, which
+# Numba does at its first parallel call: a value set by the user, or an
+# OpenMP runtime loaded earlier (PyTorch's, say), takes precedence.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from numba import get_num_threads, njit, set_num_threads  # noqa: E402
 
 __all__ = ["THREADED_MIN", "kernel", "threaded", "threads_for"]
 
 #: Entries from which a pass runs on all of Numba's threads.
-THREADED_MIN = 1 << 21
+THREADED_MIN = 1 << 17
 
 
 def threaded(size):

@@ -15,7 +15,6 @@ Each particle is pushed once and popped at most once: :math:`O(d)` work and
 depth after the sort. Rows of a batch run in parallel (``prange``), each row
 sequentially; ``rounds`` is ``d``, the sequential steps of the row.
 """
-import numpy as np
 from numba import njit, prange
 
 from .blocks import block_value
@@ -29,22 +28,26 @@ def _pava_row(x, lam, starts, sums):
 
     ``starts`` (length ``d + 1``) receives the block starts and the sentinel
     ``d``; ``sums`` (length ``d``) is scratch for the blocks' sums of ``x``.
+    The value of the top block stays in a register (``v``), so a particle
+    that collides with nothing costs one block value.
     """
     d = x.size
     top = 0
+    v = 0.0
     for k in range(d):
         a = k
         s = x[k]
-        while top > 0:
-            pa = starts[top - 1]
-            ps = sums[top - 1]
-            if block_value(ps, lam, d, pa, a - 1) < block_value(s, lam, d, a, k):
-                break
-            a = pa
-            s += ps
+        u = block_value(s, lam, d, k, k)
+        while top > 0 and v >= u:
             top -= 1
+            a = starts[top]
+            s += sums[top]
+            u = block_value(s, lam, d, a, k)
+            if top > 0:
+                v = block_value(sums[top - 1], lam, d, starts[top - 1], a - 1)
         starts[top] = a
         sums[top] = s
+        v = u
         top += 1
     starts[top] = d
     return top
@@ -56,10 +59,9 @@ pava_row = njit(cache=True)(_pava_row)
 
 
 @kernel
-def solve(x, lam, starts, counts, rounds):
+def solve(x, lam, starts, counts, rounds, sums):
     """Blocks of every sorted row of ``x`` (see :mod:`wsprox.cpu`)."""
     n, d = x.shape
     for r in prange(n):
-        sums = np.empty(d)
-        counts[r] = pava_row(x[r], lam, starts[r], sums)
+        counts[r] = pava_row(x[r], lam, starts[r], sums[r])
         rounds[r] = d

@@ -21,6 +21,7 @@ from numba import get_num_threads, njit, prange
 from .blocks import block_value
 from .kernels import kernel, threaded, threads_for
 from .ranking import resort_rows, sort_rows
+from .workspace import default_workspace
 
 __all__ = ["prox_rows"]
 
@@ -44,7 +45,9 @@ def prox_rows(solve, rows, lam, l1, out, labels=None, *, warm=None):
         Warm start: when ``warm.order`` holds the order of a previous call on
         rows of this shape, it is repaired instead of sorting from scratch;
         on return ``warm.order`` is this call's order and ``warm.reused``
-        says whether the previous one could be repaired.
+        says whether the previous one could be repaired. The work arrays
+        are ``warm.workspace``'s (the thread's default workspace without
+        ``warm``: :mod:`wsprox.cpu.workspace`).
 
     Returns
     -------
@@ -53,17 +56,19 @@ def prox_rows(solve, rows, lam, l1, out, labels=None, *, warm=None):
         is given, else the blocks found by ``solve``.
     """
     n, d = rows.shape
+    work = default_workspace() if warm is None else warm.workspace
     if warm is not None and warm.order is not None and warm.order.shape == rows.shape:
-        order, x, reused = resort_rows(rows, warm.order)
+        order, x, reused = resort_rows(rows, warm.order, work)
     else:
-        (order, x), reused = sort_rows(rows), False
+        (order, x), reused = sort_rows(rows, work), False
     if warm is not None:
         warm.order, warm.reused = order, reused
-    starts = np.empty((n, d + 1), dtype=np.int64)
+    starts = work.array("starts", (n, d + 1), np.int64)
+    sums = work.array("keys", (n, d), np.uint64).view(np.float64)  # the keys are spent
     counts = np.empty(n, dtype=np.int64)
     rounds = np.zeros(n, dtype=np.int64)
     with threads_for(n * d):
-        solve(x, lam, starts, counts, rounds)
+        solve(x, lam, starts, counts, rounds, sums)
     parts = max(1, get_num_threads() // n) if threaded(n * d) else 1
     _settle(x, starts, counts, order, lam, l1, parts, out)
     if labels is not None:

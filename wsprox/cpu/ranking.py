@@ -19,20 +19,22 @@ index in the low ``s = bit_length(d - 1)`` bits. Sorting the ``uint64`` keys
 sorts by value, and the key holds the index. For float32 (``s <= 32``) the
 key holds the whole value: the sorted values are decoded from the keys with
 no gather and nothing to repair. For float64 the key holds the value's top
-``64 - s`` bits only; entries whose top bits tie come out in index order, so
-the values are gathered through the index and every run of equal top bits
-that is out of order is sorted by value (insertion sort when short, a sort
-of the run otherwise) in one linear pass. A large row is sorted as two
-halves on two threads (NumPy releases the GIL) and merged while decoding
-(merge path: every thread merges its own slice of the output).
+``64 - s`` bits only: the values are gathered through the order, and every
+run of keys whose top bits tie (rare: values within a relative
+:math:`2^{s-52}` of each other) and is out of order is sorted by value in one
+linear pass (insertion sort when short, a sort of the run otherwise). A
+large row is sorted as two halves on two threads (NumPy releases the GIL)
+and merged while decoding (merge path: every thread merges its own slice of
+the output).
 
-**Warm** (:func:`resort_rows`): reuse the order of a previous call. Gather
-the new values through it; the result is nearly sorted when the values moved
-little. Sort chunks of ``CHUNK`` entries (keys hold the position within the
-chunk), merge the out-of-order tail and head at every chunk boundary, verify
-that every row is sorted, and fall back to :func:`sort_rows` if the chunks'
-windows overlap or anything is left out of order. Always exact, work
-:math:`O(d \log \mathrm{CHUNK})` plus the fallback.
+**Warm** (:func:`resort_rows`): repair, in place, the order of a previous
+call. Gather the new values through it; the result is nearly sorted when the
+values moved little. Sort chunks of ``CHUNK`` entries (keys hold the position
+within the chunk), merge the out-of-order tail and head at every chunk
+boundary, verify that every row is sorted, and fall back to
+:func:`sort_rows` if the chunks' windows overlap or anything is left out of
+order. Always exact, work :math:`O(d \log \mathrm{CHUNK})` plus the
+fallback.
 
 Both return ``order`` (int64) and ``x`` (float64), per row.
 """
@@ -42,13 +44,12 @@ import numpy as np
 from numba import get_num_threads, njit, prange
 
 from .kernels import kernel, threaded
+from .workspace import Workspace
 
 __all__ = ["CHUNK", "resort_rows", "sort_rows"]
 
 #: Entries per chunk of the warm ranking (a power of two).
 CHUNK = 1 << 15
-#: From this many entries the two sorts of float64 rows run on two threads.
-_PARALLEL_MIN = 1 << 16
 #: Runs of tied top bits up to this length are repaired by insertion sort.
 _INSERTION_MAX = 16
 
@@ -136,9 +137,10 @@ def _merge_start(keys, r, split, k):
 
 
 @kernel
-def _unpack(keys, split, parts, shift, decoded, order):
-    """Merge the two sorted runs of every row of exact float32 keys into
-    ``order`` and ``decoded``, the float32 patterns of the sorted values."""
+def _unpack(keys, split, parts, shift, exact, x, order):
+    """Merge the two sorted runs of every row of keys into ``order`` and,
+    when the keys hold whole float32 values (``exact``), into ``x``, the
+    sorted values as float64."""
     n, d = keys.shape
     mask = (np.uint64(1) << np.uint64(shift)) - np.uint64(1)
     for t in prange(n * parts):
@@ -148,6 +150,8 @@ def _unpack(keys, split, parts, shift, decoded, order):
         hi = (p + 1) * d // parts
         i = _merge_start(keys, r, split, lo)
         j = split + lo - i
+        bits = np.empty(1, dtype=np.uint32)      # reinterpreted as float32 below
+        value = bits.view(np.float32)
         for k in range(lo, hi):
             if j >= d or (i < split and keys[r, i] < keys[r, j]):
                 key = keys[r, i]
@@ -156,21 +160,20 @@ def _unpack(keys, split, parts, shift, decoded, order):
                 key = keys[r, j]
                 j += 1
             order[r, k] = np.int64(key & mask)
-            u = np.uint32(key >> np.uint64(32))
-            if u & np.uint32(0x80000000):
-                decoded[r, k] = u ^ np.uint32(0x80000000)
-            else:
-                decoded[r, k] = ~u
+            if exact:
+                u = np.uint32(key >> np.uint64(32))
+                bits[0] = u ^ np.uint32(0x80000000) if u & np.uint32(0x80000000) else ~u
+                x[r, k] = value[0]
 
 
 @kernel
-def _widen(x32, parts, x):
-    n, d = x.shape
+def _gather(rows, order, parts, x):
+    n, d = rows.shape
     for t in prange(n * parts):
         r = t // parts
         p = t - r * parts
         for k in range(p * d // parts, (p + 1) * d // parts):
-            x[r, k] = x32[r, k]
+            x[r, k] = rows[r, order[r, k]]
 
 
 # --------------------------------------------------------------------------
@@ -235,76 +238,15 @@ def _repair(x, order, shift, span):
             k += 1
 
 
-@kernel
-def _key_cuts(keys, shift, parts):
-    # Cut every sorted row into ``parts`` tasks at run starts of the top bits.
-    n, d = keys.shape
-    s = np.uint64(shift)
-    cuts = np.empty((n, parts + 1), dtype=np.int64)
-    for t in prange(n * parts):
-        r = t // parts
-        c = (t - r * parts) * d // parts
-        while 0 < c < d and keys[r, c] >> s == keys[r, c - 1] >> s:
-            c += 1
-        cuts[r, t - r * parts] = c
-    cuts[:, parts] = d
-    return cuts
-
-
-@njit(cache=True)
-def _sort_indices(rows, r, idx, a, b):
-    """Sort ``idx[r, a:b]`` by ``rows[r, idx]``."""
-    if b - a <= _INSERTION_MAX:
-        for k in range(a + 1, b):
-            i = idx[r, k]
-            v = rows[r, i]
-            j = k
-            while j > a and rows[r, idx[r, j - 1]] > v:
-                idx[r, j] = idx[r, j - 1]
-                j -= 1
-            idx[r, j] = i
-        return
-    run = idx[r, a:b].copy()
-    vals = np.empty(b - a)
-    for k in range(b - a):
-        vals[k] = rows[r, run[k]]
-    perm = np.argsort(vals)
-    for k in range(b - a):
-        idx[r, a + k] = run[perm[k]]
-
-
-@kernel
-def _keys_to_order(keys, shift, cuts, rows, order):
-    """``order = keys & mask`` in place (``order`` views ``keys``), and every
-    run of keys whose truncated values tie is sorted by the full values."""
-    n = keys.shape[0]
-    parts = cuts.shape[1] - 1
-    s = np.uint64(shift)
-    mask = (np.uint64(1) << s) - np.uint64(1)
-    for t in prange(n * parts):
-        r = t // parts
-        p = t - r * parts
-        a = cuts[r, p]
-        end = cuts[r, p + 1]
-        while a < end:
-            top = keys[r, a] >> s
-            b = a + 1
-            while b < end and keys[r, b] >> s == top:
-                b += 1
-            for k in range(a, b):
-                order[r, k] = np.int64(keys[r, k] & mask)
-            if b - a > 1:
-                _sort_indices(rows, r, order, a, b)
-            a = b
-
-
-def sort_rows(rows):
+def sort_rows(rows, work=None):
     r"""Ascending order and sorted values of every row, by packed-key sort.
 
     Parameters
     ----------
     rows : ndarray, shape (n, d), float32 or float64, C-contiguous
         Finite values; read only.
+    work : Workspace, optional
+        Where the work arrays and the results live (default: fresh arrays).
 
     Returns
     -------
@@ -316,11 +258,10 @@ def sort_rows(rows):
 
     Notes
     -----
-    float32: one SIMD sort of ``n * d`` 64-bit keys (two halves on two
-    threads, merged) plus :math:`O(nd)` passes. float64: two SIMD sorts on two
-    threads at once, of the keys (for the order) and of the values (for
-    ``x``, with no gather); a run of ``m`` keys whose top ``64 - s`` bits tie
-    costs :math:`O(m \log m)` more.
+    One SIMD sort of ``n * d`` 64-bit keys (a large row as two halves on two
+    threads, merged) plus :math:`O(nd)` passes; float64 adds a gather of the
+    values through the order, and a run of ``m`` keys whose top ``64 - s``
+    bits tie costs :math:`O(m \log m)` more.
 
     Examples
     --------
@@ -329,43 +270,25 @@ def sort_rows(rows):
     >>> order, x
     (array([[1, 2, 0]]), array([[-1.,  2.,  3.]]))
     """
+    work = Workspace() if work is None else work
     n, d = rows.shape
     shift = int(d - 1).bit_length()
     parts = _row_parts(n, d)
-    keys = np.empty((n, d), dtype=np.uint64)
+    keys = work.array("keys", (n, d), np.uint64)
     _pack(rows.view(np.uint32 if rows.dtype == np.float32 else np.uint64), shift, parts, keys)
-    if rows.dtype == np.float32 and shift <= 32:
-        split = _sort_keys(keys)
-        order = np.empty((n, d), dtype=np.int64)
-        x32 = np.empty((n, d), dtype=np.float32)
-        _unpack(keys, split, parts, shift, x32.view(np.uint32), order)
-        x = np.empty((n, d))
-        _widen(x32, parts, x)
-        return order, x
-    x = rows.astype(np.float64)
-    if n * d < _PARALLEL_MIN or get_num_threads() < 2:
-        keys.sort(axis=1)
-        x.sort(axis=1)
-    else:
-        for f in [_threads().submit(a.sort, axis=1) for a in (keys, x)]:
-            f.result()
-    order = keys.view(np.int64)
-    _keys_to_order(keys, shift, _key_cuts(keys, shift, parts), rows, order)
+    split = _sort_keys(keys)
+    x = work.array("x", (n, d), np.float64)
+    order = work.array("order", (n, d), np.int64)
+    exact = rows.dtype == np.float32 and shift <= 32
+    _unpack(keys, split, parts, shift, exact, x, order)
+    if not exact:
+        _gather(rows, order, parts, x)
+        _repair(x, order, shift, d)
     return order, x
 
 
 # --------------------------------------------------------------------------
 # warm start
-
-
-@kernel
-def _gather(rows, order, parts, x):
-    n, d = rows.shape
-    for t in prange(n * parts):
-        r = t // parts
-        p = t - r * parts
-        for k in range(p * d // parts, (p + 1) * d // parts):
-            x[r, k] = rows[r, order[r, k]]
 
 
 @kernel
@@ -386,17 +309,21 @@ def _pack_chunks(x, shift, keys):
 
 
 @kernel
-def _unpack_chunks(keys, chunk, x0, order0, order, x):
+def _permute_chunks(keys, chunk, x, order):
+    # Apply every chunk's sorted keys (positions in the chunk) to x and order.
     n, d = x.shape
     mask = np.uint64(chunk - 1)
     nc = (d + chunk - 1) // chunk
     for t in prange(n * nc):
         r = t // nc
         lo = (t - r * nc) * chunk
-        for k in range(lo, min(lo + chunk, d)):
-            src = lo + np.int64(keys[r, k] & mask)
-            x[r, k] = x0[r, src]
-            order[r, k] = order0[r, src]
+        hi = min(lo + chunk, d)
+        xs = x[r, lo:hi].copy()
+        os = order[r, lo:hi].copy()
+        for k in range(lo, hi):
+            src = np.int64(keys[r, k] & mask)
+            x[r, k] = xs[src]
+            order[r, k] = os[src]
 
 
 @kernel
@@ -459,8 +386,8 @@ def _is_sorted(x, parts):
     return bad == 0
 
 
-def resort_rows(rows, order, *, chunk=None):
-    r"""Like :func:`sort_rows`, reusing ``order``, the order of similar rows.
+def resort_rows(rows, order, work=None, *, chunk=None):
+    r"""Like :func:`sort_rows`, repairing ``order``, the order of similar rows.
 
     Parameters
     ----------
@@ -468,7 +395,10 @@ def resort_rows(rows, order, *, chunk=None):
         Finite values; read only.
     order : ndarray of int64, shape (n, d)
         A permutation per row, typically the ``order`` of a previous call on
-        nearby values; read only.
+        nearby values; repaired in place into the order of ``rows`` (its
+        contents are undefined when the call falls back to sorting).
+    work : Workspace, optional
+        As for :func:`sort_rows`.
     chunk : int, optional
         Entries per chunk, a power of two: an entry may be out of place by
         little more than a chunk for the warm path to succeed. Default:
@@ -476,7 +406,8 @@ def resort_rows(rows, order, *, chunk=None):
 
     Returns
     -------
-    order, x : as :func:`sort_rows`, always exact.
+    order, x : as :func:`sort_rows`, always exact; ``order`` is the argument
+        itself when it could be repaired.
     reused : bool
         Whether ``order`` was repaired (False: sorted from scratch).
 
@@ -496,24 +427,23 @@ def resort_rows(rows, order, *, chunk=None):
     >>> order2, x2, reused
     (array([[0, 3, 2, 1, 4]]), array([[0. , 2. , 2.5, 3. , 5. ]]), True)
     """
+    work = Workspace() if work is None else work
     n, d = rows.shape
     parts = _row_parts(n, d)
-    x0 = np.empty((n, d))
-    _gather(rows, order, parts, x0)
-    if _is_sorted(x0, parts):
-        return order, x0, True
+    x = work.array("x", (n, d), np.float64)
+    _gather(rows, order, parts, x)
+    if _is_sorted(x, parts):
+        return order, x, True
     if chunk is None:
         chunk = min(CHUNK, 1 << max(4, (d // 4).bit_length() - 1))
     if d <= chunk:
-        return (*sort_rows(rows), False)
+        return (*sort_rows(rows, work), False)
     shift = chunk.bit_length() - 1
-    keys = np.empty((n, -(-d // chunk) * chunk), dtype=np.uint64)
-    _pack_chunks(x0, shift, keys)
+    keys = work.array("chunk_keys", (n, -(-d // chunk) * chunk), np.uint64)
+    _pack_chunks(x, shift, keys)
     _sort_keys(keys.reshape(-1, chunk))
-    new_order = np.empty((n, d), dtype=np.int64)
-    x = np.empty((n, d))
-    _unpack_chunks(keys, chunk, x0, order, new_order, x)
-    _repair(x, new_order, shift, chunk)
-    if _merge_boundaries(x, new_order, chunk) and _is_sorted(x, parts):
-        return new_order, x, True
-    return (*sort_rows(rows), False)
+    _permute_chunks(keys, chunk, x, order)
+    _repair(x, order, shift, chunk)
+    if _merge_boundaries(x, order, chunk) and _is_sorted(x, parts):
+        return order, x, True
+    return (*sort_rows(rows, work), False)

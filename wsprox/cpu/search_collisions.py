@@ -116,7 +116,8 @@ def search_collisions_row(x, lam, starts):
 
 
 @njit(cache=True)
-def solve(x, lam, starts, counts, rounds):
-    """Blocks of every sorted row of ``x`` (see :mod:`wsprox.cpu`); rows in turn, each in parallel."""
+def solve(x, lam, starts, counts, rounds, sums):
+    """Blocks of every sorted row of ``x`` (see :mod:`wsprox.cpu`); rows in turn,
+    each in parallel; ``sums`` is not needed (prefix means are scanned)."""
     for r in range(x.shape[0]):
         counts[r], rounds[r] = search_collisions_row(x[r], lam, starts[r])
