@@ -7,8 +7,8 @@ particles and an isotonic regression after a sort.
 """
 from ._prox import ProxResult, prox, prox_result
 from .certificate import OptimalityCertificate, check_optimality
-from .penalty import penalty, subgradient
 from .cpu.workspace import release_workspace
+from .penalty import penalty, subgradient
 from .warm import ProxState
 
 __version__ = "0.1.0"

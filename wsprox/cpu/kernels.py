@@ -21,7 +21,7 @@ from contextlib import contextmanager
 # OpenMP runtime loaded earlier (PyTorch's, say), takes precedence.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from numba import get_num_threads, njit, set_num_threads  # noqa: E402
+from numba import get_num_threads, njit, set_num_threads
 
 __all__ = ["THREADED_MIN", "kernel", "threaded", "threads_for"]
 
