@@ -1,7 +1,7 @@
 """The packed-key ranking is exact: sorted values and a sorting permutation."""
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -55,10 +55,12 @@ def test_small_batches_exact(dtype, data):
     np.testing.assert_array_equal(rows, before)
 
 
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.integers(0, 2**32 - 1), st.integers(2, 3000), st.integers(0, 60))
-def test_float64_ties_in_the_key_are_repaired(seed, d, spread):
+def test_float64_ties_in_the_key_are_repaired(threads, seed, d, spread):
     # Values a few ulps apart share the key's top bits: the key orders them by
-    # index, the repair by value (insertion sort for short runs, a sort otherwise).
+    # index, the repair by value (insertion sort for short runs, a sort
+    # otherwise); threaded, the row is cut between runs for the two threads.
     rng = np.random.default_rng(seed)
     base = rng.choice([1.0, -3.5, 1e300, 1e-300], size=d)
     rows = (base + base * np.finfo(float).eps * rng.integers(-spread, spread + 1, size=d))[None, :]

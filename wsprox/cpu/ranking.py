@@ -50,6 +50,8 @@ __all__ = ["CHUNK", "resort_rows", "sort_rows"]
 
 #: Entries per chunk of the warm ranking (a power of two).
 CHUNK = 1 << 15
+#: All-ones key: above the key of every finite value.
+_END = np.uint64(0xFFFFFFFFFFFFFFFF)
 #: Runs of tied top bits up to this length are repaired by insertion sort.
 _INSERTION_MAX = 16
 
@@ -137,10 +139,10 @@ def _merge_start(keys, r, split, k):
 
 
 @kernel
-def _unpack(keys, split, parts, shift, exact, x, order):
-    """Merge the two sorted runs of every row of keys into ``order`` and,
-    when the keys hold whole float32 values (``exact``), into ``x``, the
-    sorted values as float64."""
+def _unpack(keys, split, parts, shift, rows, exact, x, order):
+    """Merge the two sorted runs of every row of keys into ``order``, and the
+    sorted values into ``x`` as float64: decoded from the keys when they
+    hold whole float32 values (``exact``), else gathered from ``rows``."""
     n, d = keys.shape
     mask = (np.uint64(1) << np.uint64(shift)) - np.uint64(1)
     for t in prange(n * parts):
@@ -153,17 +155,22 @@ def _unpack(keys, split, parts, shift, exact, x, order):
         bits = np.empty(1, dtype=np.uint32)      # reinterpreted as float32 below
         value = bits.view(np.float32)
         for k in range(lo, hi):
-            if j >= d or (i < split and keys[r, i] < keys[r, j]):
-                key = keys[r, i]
-                i += 1
-            else:
-                key = keys[r, j]
-                j += 1
+            # Branch-free merge step (random keys defeat branch prediction);
+            # no finite value has an all-ones key, the end-of-run sentinel.
+            a = keys[r, min(i, split - 1)] if i < split else _END
+            b = keys[r, min(j, d - 1)] if j < d else _END
+            left = np.int64(a < b)
+            key = min(a, b)
+            i += left
+            j += 1 - left
             order[r, k] = np.int64(key & mask)
             if exact:
                 u = np.uint32(key >> np.uint64(32))
                 bits[0] = u ^ np.uint32(0x80000000) if u & np.uint32(0x80000000) else ~u
                 x[r, k] = value[0]
+        if not exact:
+            for k in range(lo, hi):
+                x[r, k] = rows[r, order[r, k]]
 
 
 @kernel
@@ -208,21 +215,34 @@ def _sort_run(x, order, r, a, b):
         order[r, a + k] = os[perm[k]]
 
 
+@njit(cache=True, inline="always")
+def _run_cut(xbits, r, s, first, last, c):
+    # The first start of a run of tied top bits at or after c in [first, last].
+    while first < c < last and _top(xbits, r, c, s) == _top(xbits, r, c - 1, s):
+        c += 1
+    return c
+
+
 @kernel
-def _repair(x, order, shift, span):
+def _repair(x, order, shift, span, parts):
     """Sort by value every run of ``x`` whose top ``64 - shift`` bits tie.
 
-    Within a chunk of ``span`` entries sorted by key, entries of different
-    top bits are in order, so only such runs can hold a descent.
+    Within a span of entries sorted by key, entries of different top bits
+    are in order, so only such runs can hold a descent. Every span is cut
+    into ``parts`` pieces at run starts, repaired in parallel.
     """
     n, d = x.shape
     xbits = x.view(np.uint64)
     s = np.uint64(shift)
-    parts = (d + span - 1) // span
-    for t in prange(n * parts):
-        r = t // parts
-        lo = (t - r * parts) * span
-        hi = min(lo + span, d)
+    spans = (d + span - 1) // span
+    for t in prange(n * spans * parts):
+        r = t // (spans * parts)
+        q = t - r * spans * parts
+        first = q // parts * span
+        last = min(first + span, d)
+        p = q - q // parts * parts
+        lo = _run_cut(xbits, r, s, first, last, first + p * (last - first) // parts)
+        hi = _run_cut(xbits, r, s, first, last, first + (p + 1) * (last - first) // parts)
         k = lo + 1
         while k < hi:
             if x[r, k] < x[r, k - 1]:
@@ -280,10 +300,9 @@ def sort_rows(rows, work=None):
     x = work.array("x", (n, d), np.float64)
     order = work.array("order", (n, d), np.int64)
     exact = rows.dtype == np.float32 and shift <= 32
-    _unpack(keys, split, parts, shift, exact, x, order)
+    _unpack(keys, split, parts, shift, rows, exact, x, order)
     if not exact:
-        _gather(rows, order, parts, x)
-        _repair(x, order, shift, d)
+        _repair(x, order, shift, d, parts)
     return order, x
 
 
@@ -443,7 +462,7 @@ def resort_rows(rows, order, work=None, *, chunk=None):
     _pack_chunks(x, shift, keys)
     _sort_keys(keys.reshape(-1, chunk))
     _permute_chunks(keys, chunk, x, order)
-    _repair(x, order, shift, chunk)
+    _repair(x, order, shift, chunk, 1)
     if _merge_boundaries(x, order, chunk) and _is_sorted(x, parts):
         return order, x, True
     return (*sort_rows(rows, work), False)
