@@ -77,13 +77,11 @@ def prox_rows(solve, rows, lam, l1, out, labels=None, *, warm=None):
 
 
 @njit(cache=True, inline="always")
-def _block_mean(x, starts, lam, r, b):
-    # The block's first value plus the compensated (Neumaier) sum of the
-    # offsets from it: the mean is accurate to a few ulps however long the
-    # block, which the certificate's tolerance expects, and a block of equal
-    # values gets exactly that value.
-    a = starts[r, b]
-    e = starts[r, b + 1]
+def _block_mean(x, lam, r, a, e):
+    # Value of the block x[r, a:e]: its first value plus the compensated
+    # (Neumaier) sum of the offsets from it. The mean is accurate to a few
+    # ulps however long the block, which the certificate's tolerance expects,
+    # and a block of equal values gets exactly that value.
     x0 = x[r, a]
     total = 0.0
     carry = 0.0
@@ -108,9 +106,26 @@ def _soft(v, l1):
 
 
 @njit(cache=True, inline="always")
-def _fill(out, order, starts, r, b, v):
-    for k in range(starts[r, b], starts[r, b + 1]):
+def _fill(out, order, r, a, e, v):
+    for k in range(a, e):
         out[r, order[r, k]] = v
+
+
+@njit(cache=True)
+def _settle_run(x, starts, order, lam, l1, r, lo, hi, out):
+    # Blocks lo..hi-1 of row r at the running max of their values; returns it.
+    d = x.shape[1]
+    top = -np.inf
+    for b in range(lo, hi):
+        a = starts[r, b]
+        e = starts[r, b + 1]
+        if e == a + 1:             # most blocks: a singleton, no loops to set up
+            top = max(x[r, a] + block_value(0.0, lam, d, a, a), top)
+            out[r, order[r, a]] = _soft(top, l1)
+        else:
+            top = max(_block_mean(x, lam, r, a, e), top)
+            _fill(out, order, r, a, e, _soft(top, l1))
+    return top
 
 
 @kernel
@@ -128,17 +143,16 @@ def _settle(x, starts, counts, order, lam, l1, parts, out):
     for t in prange(n * parts):
         r = t // parts
         p = t - r * parts
-        top = -np.inf
-        for b in range(p * counts[r] // parts, (p + 1) * counts[r] // parts):
-            top = max(_block_mean(x, starts, lam, r, b), top)
-            _fill(out, order, starts, r, b, _soft(top, l1))
-        tops[r, p] = top
+        tops[r, p] = _settle_run(x, starts, order, lam, l1, r,
+                                 p * counts[r] // parts, (p + 1) * counts[r] // parts, out)
     for r in range(n):
         top = -np.inf
         for p in range(parts):
             b = p * counts[r] // parts
-            while b < (p + 1) * counts[r] // parts and _block_mean(x, starts, lam, r, b) < top:
-                _fill(out, order, starts, r, b, _soft(top, l1))
+            while b < (p + 1) * counts[r] // parts and (
+                _block_mean(x, lam, r, starts[r, b], starts[r, b + 1]) < top
+            ):
+                _fill(out, order, r, starts[r, b], starts[r, b + 1], _soft(top, l1))
                 b += 1
             top = max(top, tops[r, p])
 
