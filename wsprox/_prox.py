@@ -16,6 +16,7 @@ from ._validation import (
     as_float_array,
     check_choice,
     check_penalty_weight,
+    finite_magnitude,
     normalize_axis,
     overflow_scale,
     result_dtype,
@@ -193,7 +194,8 @@ def _prox(w, lam, l1, method, backend, axis, out, warm, *, want_labels):
         method = kernels.AUTO_METHOD
     if backend == "cuda" and _on_device(w):
         return _prox_on_device(w, lam, l1, method, axis, out, want_labels)
-    a = as_float_array(w)
+    a = as_float_array(w, check_finite=False)
+    magnitude = finite_magnitude(a, "w")
     axis = normalize_axis(axis, a.ndim)
     dtype = result_dtype(a.dtype)
     _check_out(out, a.shape, dtype)
@@ -205,7 +207,7 @@ def _prox(w, lam, l1, method, backend, axis, out, warm, *, want_labels):
     out_rows = target if target is not None else np.empty(rows.shape, dtype=dtype)
     labels = np.empty(rows.shape, dtype=np.int64) if want_labels else None
     if rows.size:
-        scale = overflow_scale(rows, lam, l1)
+        scale = overflow_scale(magnitude, rows.size, lam, l1)
         if scale != 1.0:
             rows, lam, l1 = rows * scale, lam * scale, l1 * scale
         if backend == "cuda":

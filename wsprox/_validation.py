@@ -9,11 +9,15 @@ import numbers
 import operator
 
 import numpy as np
+from numba import get_num_threads, prange
+
+from .cpu.kernels import kernel, threaded
 
 __all__ = [
     "as_float_array",
     "check_choice",
     "check_penalty_weight",
+    "finite_magnitude",
     "normalize_axis",
     "result_dtype",
     "overflow_scale",
@@ -62,23 +66,57 @@ def as_float_array(w, name: str = "w", *, check_finite: bool = True) -> np.ndarr
     if a.dtype != dtype:
         a = a.astype(dtype)
     if check_finite:
-        _check_finite(a, name)
+        finite_magnitude(a, name)
     return a
 
 
-def _check_finite(a: np.ndarray, name: str) -> None:
-    # The sum of finite numbers is finite unless it overflows, and any NaN or
-    # infinity makes it non-finite: one fast reduction settles the common case.
-    with np.errstate(over="ignore", invalid="ignore"):
-        if a.size == 0 or np.isfinite(np.sum(a, dtype=np.float64)):
-            return
-    bad = ~np.isfinite(a)
-    if not bad.any():
-        return
-    flat = int(np.argmax(bad.ravel()))
-    index = np.unravel_index(flat, a.shape)
+@kernel
+def _extremes(flat, parts):
+    # min, max and the count of entries that are not finite, in one pass.
+    n = flat.size
+    lows = np.empty(parts)
+    highs = np.empty(parts)
+    bad = np.zeros(parts, dtype=np.int64)
+    for p in prange(parts):
+        low = np.inf
+        high = -np.inf
+        count = 0
+        for k in range(p * n // parts, (p + 1) * n // parts):
+            v = flat[k]
+            low = min(low, v)
+            high = max(high, v)
+            count += not abs(v) <= np.inf    # NaN
+        lows[p] = low
+        highs[p] = high
+        bad[p] = count
+    return lows.min(), highs.max(), bad.sum()
+
+
+def finite_magnitude(a: np.ndarray, name: str = "w") -> float:
+    """The largest magnitude in the float32 or float64 array ``a`` (0.0 when
+    empty), in one pass.
+
+    Raises
+    ------
+    ValueError
+        If ``a`` holds NaN or an infinity; the message names the first such
+        index.
+
+    Examples
+    --------
+    >>> finite_magnitude(np.array([1.0, -3.0, 2.0]))
+    3.0
+    """
+    if a.size == 0:
+        return 0.0
+    flat = a.reshape(-1)
+    low, high, nans = _extremes(flat, get_num_threads() if threaded(flat.size) else 1)
+    if not nans and np.isfinite(low) and np.isfinite(high):
+        return float(max(high, -low))
+    first = int(np.argmax(~np.isfinite(flat)))
+    index = np.unravel_index(first, a.shape)
     index = int(index[0]) if a.ndim == 1 else tuple(int(i) for i in index)
-    value = a.ravel()[flat]
+    value = flat[first]
     what = "NaN" if np.isnan(value) else ("+inf" if value > 0 else "-inf")
     raise ValueError(f"{name} contains {what} at index {index}; all entries must be finite")
 
@@ -121,19 +159,21 @@ def normalize_axis(axis, ndim: int):
     return axis % ndim
 
 
-def overflow_scale(a: np.ndarray, *weights: float) -> float:
-    """A power of two ``s`` that keeps float64 sums of ``s * a`` and ``s * weights`` finite.
+def overflow_scale(magnitude: float, size: int, *weights: float) -> float:
+    """A power of two ``s`` that keeps float64 sums of ``s * a`` and ``s * weights``
+    finite, for an array ``a`` of ``size`` entries of at most ``magnitude``
+    (:func:`finite_magnitude`).
 
     The prox is positively homogeneous, ``prox_{lam R}(s w) = s prox_{(lam/s) R}(w)``,
     and scaling by a power of two is exact, so callers scale inputs whose sums
-    over ``a.size`` terms could overflow and unscale the result. Returns 1.0 in
+    over ``size`` terms could overflow and unscale the result. Returns 1.0 in
     every ordinary case.
     """
-    if a.size == 0:
+    if size == 0:
         return 1.0
-    big = max(float(np.max(a)), -float(np.min(a)), *weights)
+    big = max(magnitude, *weights)
     # Block values form (d - 1) * sum(x) + ...: up to size**2 times the largest entry.
-    limit = 2.0 ** 1000 / a.size ** 2
+    limit = 2.0 ** 1000 / size ** 2
     if big <= limit:
         return 1.0
     return 2.0 ** -(int(np.ceil(np.log2(big / limit))))

@@ -43,7 +43,13 @@ import numpy as np
 from numba import njit
 
 from ._rows import to_rows
-from ._validation import as_float_array, check_penalty_weight, normalize_axis, overflow_scale
+from ._validation import (
+    as_float_array,
+    check_penalty_weight,
+    finite_magnitude,
+    normalize_axis,
+    overflow_scale,
+)
 from .cpu.pava import pava_row
 from .penalty import penalty, sorted_weights
 
@@ -160,7 +166,8 @@ def check_optimality(w, x, lam, *, l1=0.0, tol=None, axis=None, cluster_tol=0.0)
         snapped = _snap(xr, cluster_tol)
         snap_distance = float(np.linalg.norm(snapped - xr))
         xr = snapped
-    scale = overflow_scale(np.concatenate([wr.ravel(), xr.ravel()]), lam, l1)
+    magnitude = max(finite_magnitude(wr), finite_magnitude(xr))
+    scale = overflow_scale(magnitude, wr.size + xr.size, lam, l1)
     residual, n_clusters = _residual(wr * scale, xr * scale, lam * scale, l1 * scale)
     residual = residual / scale + snap_distance
     pen = penalty(xr, axis=1).sum() if d > 1 else 0.0
