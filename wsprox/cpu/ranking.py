@@ -142,9 +142,11 @@ def _merge_start(keys, r, split, k):
 def _unpack(keys, split, parts, shift, rows, exact, x, order):
     """Merge the two sorted runs of every row of keys into ``order``, and the
     sorted values into ``x`` as float64: decoded from the keys when they
-    hold whole float32 values (``exact``), else gathered from ``rows``."""
+    hold whole float32 values (``exact``), else gathered from ``rows``.
+    Returns the descents of ``x`` seen within each task's slice."""
     n, d = keys.shape
     mask = (np.uint64(1) << np.uint64(shift)) - np.uint64(1)
+    descents = np.zeros(n * parts, dtype=np.int64)
     for t in prange(n * parts):
         r = t // parts
         p = t - r * parts
@@ -169,8 +171,15 @@ def _unpack(keys, split, parts, shift, rows, exact, x, order):
                 bits[0] = u ^ np.uint32(0x80000000) if u & np.uint32(0x80000000) else ~u
                 x[r, k] = value[0]
         if not exact:
+            previous = -np.inf
+            count = 0
             for k in range(lo, hi):
-                x[r, k] = rows[r, order[r, k]]
+                v = rows[r, order[r, k]]
+                x[r, k] = v
+                count += v < previous
+                previous = v
+            descents[t] = count
+    return descents.sum()
 
 
 @kernel
@@ -300,8 +309,9 @@ def sort_rows(rows, work=None):
     x = work.array("x", (n, d), np.float64)
     order = work.array("order", (n, d), np.int64)
     exact = rows.dtype == np.float32 and shift <= 32
-    _unpack(keys, split, parts, shift, rows, exact, x, order)
-    if not exact:
+    descents = _unpack(keys, split, parts, shift, rows, exact, x, order)
+    cuts = np.arange(1, parts) * d // parts
+    if descents or np.any(x[:, cuts] < x[:, cuts - 1]):
         _repair(x, order, shift, d, parts)
     return order, x
 
