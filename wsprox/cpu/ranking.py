@@ -31,13 +31,14 @@ and merged while decoding (merge path: every thread merges its own slice of
 the output).
 
 **Warm** (:func:`resort_rows`): repair, in place, the order of a previous
-call. Gather the new values through it; the result is nearly sorted when the
-values moved little. Sort chunks of ``CHUNK`` entries (keys hold the position
-within the chunk), merge the out-of-order tail and head at every chunk
-boundary, verify that every row is sorted, and fall back to
-:func:`sort_rows` if the chunks' windows overlap or anything is left out of
-order. Always exact, work :math:`O(d \log \mathrm{CHUNK})` plus the
-fallback.
+call where it is only sparsely broken. A sample of neighbouring pairs first
+(any descent: a fresh sort, which is cheaper than repairing an order broken
+everywhere); then gather the new values through the order, sort the chunks
+of ``CHUNK`` entries that hold a descent (keys hold the position within the
+chunk), merge the out-of-order tail and head at every chunk boundary, verify
+that every row is sorted, and fall back to :func:`sort_rows` if the chunks'
+windows overlap or anything is left out of order. Always exact; :math:`O(d)`
+when the order still holds.
 
 Both return ``order`` (int64) and ``x`` (float64), per row.
 """
@@ -49,10 +50,13 @@ from numba import get_num_threads, njit, prange
 from .kernels import kernel, threaded
 from .workspace import Workspace
 
-__all__ = ["CHUNK", "resort_rows", "sort_rows"]
+__all__ = ["CHUNK", "SAMPLES", "resort_rows", "sort_rows"]
 
 #: Entries per chunk of the warm ranking (a power of two).
 CHUNK = 1 << 15
+#: Neighbouring pairs of a previous order checked per row before the warm
+#: ranking gathers the values through it.
+SAMPLES = 1024
 #: Keys use the low 62 bits, so that NumPy sorts them as (positive, finite)
 #: float64 bit patterns, whose SIMD sort is faster than its uint64 sort; this
 #: one is above the key of every finite value.
@@ -110,18 +114,17 @@ def _pack(bits, shift, parts, keys):
             keys[r, k] = _key_value(bits[r, k], width, s) | np.uint64(k)
 
 
-def _sort_keys(keys):
+def _sort_keys(keys, *, halves=True):
     """Sort every row of ``keys`` in place, on two threads for large inputs.
 
-    Splitting one row costs a merge (branchy, a few ms per million keys):
-    worth it only from :data:`~wsprox.cpu.kernels.THREADED_MIN` entries.
-
-    Returns ``split``: every row is sorted on ``[0, split)`` and on
-    ``[split, d)`` (``split == d`` when rows were sorted whole).
+    With ``halves``, a single row is sorted as two halves on the two threads,
+    to be merged by the caller. Returns ``split``: every row is sorted on
+    ``[0, split)`` and on ``[split, d)`` (``split == d`` when rows were
+    sorted whole).
     """
     n, d = keys.shape
     keys = keys.view(np.float64)          # same order: see _END
-    if not threaded(n * d):
+    if not threaded(n * d) or (n == 1 and not halves):
         keys.sort(axis=1)
         return d
     if n == 1:
@@ -192,16 +195,6 @@ def _unpack(keys, split, parts, shift, rows, exact, x, order):
                 previous = v
             descents[t] = count
     return descents.sum()
-
-
-@kernel
-def _gather(rows, order, parts, x):
-    n, d = rows.shape
-    for t in prange(n * parts):
-        r = t // parts
-        p = t - r * parts
-        for k in range(p * d // parts, (p + 1) * d // parts):
-            x[r, k] = rows[r, order[r, k]]
 
 
 # --------------------------------------------------------------------------
@@ -333,36 +326,66 @@ def sort_rows(rows, work=None):
 
 
 @kernel
-def _pack_chunks(x, shift, keys):
-    # Keys of x by chunk of 2**shift entries: the value's top bits and the
-    # position within the chunk; the padding after the last entry sorts last.
-    n, d = x.shape
-    m = keys.shape[1]
-    xbits = x.view(np.uint64)
-    s = np.uint64(shift)
-    for r in range(n):
-        keys[r, d:] = _END
-    for t in prange(n * (m >> shift)):
-        r = t // (m >> shift)
-        lo = (t - r * (m >> shift)) << shift
-        for k in range(lo, min(lo + (1 << shift), d)):
-            keys[r, k] = _key_value(xbits[r, k], 64, s) | np.uint64(k - lo)
+def _sampled_descents(rows, order, samples):
+    # Descents among ``samples`` evenly spaced neighbours of rows[order], per row.
+    n, d = rows.shape
+    counts = np.zeros(n, dtype=np.int64)
+    for r in prange(n):
+        c = 0
+        for j in range(samples):
+            k = j * (d - 1) // samples
+            c += rows[r, order[r, k + 1]] < rows[r, order[r, k]]
+        counts[r] = c
+    return counts.sum()
 
 
 @kernel
-def _permute_chunks(keys, chunk, x, order):
-    # Apply every chunk's sorted keys (positions in the chunk) to x and order.
+def _gather_chunks(rows, order, chunk, x, unsorted):
+    # x = rows[order], and which chunks of x hold a descent.
     n, d = x.shape
-    mask = np.uint64(chunk - 1)
-    nc = (d + chunk - 1) // chunk
+    nc = unsorted.shape[1]
     for t in prange(n * nc):
         r = t // nc
-        lo = (t - r * nc) * chunk
+        c = t - r * nc
+        previous = -np.inf
+        count = 0
+        for k in range(c * chunk, min((c + 1) * chunk, d)):
+            v = rows[r, order[r, k]]
+            x[r, k] = v
+            count += v < previous
+            previous = v
+        unsorted[r, c] = count > 0
+
+
+@kernel
+def _pack_chunks(x, shift, rs, cs, keys):
+    # Keys of the chunks (rs[t], cs[t]) of 2**shift entries of x: the value's
+    # top bits and the position within the chunk; padding past the row's end
+    # sorts last.
+    d = x.shape[1]
+    xbits = x.view(np.uint64)
+    s = np.uint64(shift)
+    for t in prange(rs.size):
+        r = rs[t]
+        lo = cs[t] << shift
+        for k in range(lo, lo + (1 << shift)):
+            keys[t, k - lo] = _key_value(xbits[r, k], 64, s) | np.uint64(k - lo) if k < d else _END
+
+
+@kernel
+def _permute_chunks(keys, rs, cs, x, order):
+    # Apply the sorted keys of every chunk (positions in it) to x and order.
+    d = x.shape[1]
+    chunk = keys.shape[1]
+    mask = np.uint64(chunk - 1)
+    for t in prange(rs.size):
+        r = rs[t]
+        lo = cs[t] * chunk
         hi = min(lo + chunk, d)
         xs = x[r, lo:hi].copy()
         os = order[r, lo:hi].copy()
         for k in range(lo, hi):
-            src = np.int64(keys[r, k] & mask)
+            src = np.int64(keys[t, k - lo] & mask)
             x[r, k] = xs[src]
             order[r, k] = os[src]
 
@@ -427,7 +450,7 @@ def _is_sorted(x, parts):
     return bad == 0
 
 
-def resort_rows(rows, order, work=None, *, chunk=None):
+def resort_rows(rows, order, work=None, *, chunk=None, samples=SAMPLES):
     r"""Like :func:`sort_rows`, repairing ``order``, the order of similar rows.
 
     Parameters
@@ -442,8 +465,11 @@ def resort_rows(rows, order, work=None, *, chunk=None):
         As for :func:`sort_rows`.
     chunk : int, optional
         Entries per chunk, a power of two: an entry may be out of place by
-        little more than a chunk for the warm path to succeed. Default:
+        little more than a chunk for the repair to succeed. Default:
         ``CHUNK``, or about ``d / 4`` for short rows.
+    samples : int, optional
+        Neighbouring pairs of ``order`` checked per row before anything else;
+        one descent among them sends the rows to :func:`sort_rows` at once.
 
     Returns
     -------
@@ -454,37 +480,51 @@ def resort_rows(rows, order, work=None, *, chunk=None):
 
     Notes
     -----
-    Gather, sort chunks of ``chunk`` keys, repair tied top bits, merge the
-    overlaps at chunk boundaries, verify: :math:`O(d \log \mathrm{chunk})`.
-    When an entry moved too far the verification fails and the rows are
-    sorted from scratch by :func:`sort_rows`.
+    The repair pays only where the order is *sparsely* broken. Where it is
+    broken everywhere (every entry moved past its neighbours, as under noise
+    larger than the gaps between sorted values), sorting chunk by chunk costs
+    about as much as :func:`sort_rows` on this hardware (NumPy's sort of
+    ``2^15`` keys takes 0.8 of the time per key of its sort of ``10^6``) and
+    the gather through the old order comes on top, so a sample of
+    ``samples`` neighbouring pairs decides first: a descent among them means
+    a fresh sort. Otherwise: gather the values through ``order``, noting the
+    chunks of ``chunk`` entries that hold a descent; none (the order still
+    holds): done, :math:`O(d)`. Else sort those chunks (fresh sort when more
+    than a quarter), repair tied top bits, merge the overlaps at chunk
+    boundaries and verify, falling back to :func:`sort_rows` when an entry
+    moved too far.
 
     Examples
     --------
     >>> import numpy as np
     >>> w = np.array([[0.0, 3.0, 1.0, 2.0, 5.0]])
     >>> order, x = sort_rows(w)
-    >>> order2, x2, reused = resort_rows(w + [[0.0, 0.0, 1.5, 0.0, 0.0]], order, chunk=2)
+    >>> resort_rows(w + 0.1 * w, order)[2]                 # the order still holds
+    True
+    >>> order2, x2, reused = resort_rows(w + [[0.0, 0.0, 1.5, 0.0, 0.0]], order, chunk=2, samples=0)
     >>> order2, x2, reused
     (array([[0, 3, 2, 1, 4]]), array([[0. , 2. , 2.5, 3. , 5. ]]), True)
     """
     work = Workspace() if work is None else work
     n, d = rows.shape
-    parts = _row_parts(n, d)
-    x = work.array("x", (n, d), np.float64)
-    _gather(rows, order, parts, x)
-    if _is_sorted(x, parts):
-        return order, x, True
+    if d > 1 and _sampled_descents(rows, order, min(samples, d - 1)):
+        return (*sort_rows(rows, work), False)
     if chunk is None:
         chunk = min(CHUNK, 1 << max(4, (d // 4).bit_length() - 1))
-    if d <= chunk:
+    nc = -(-d // chunk)
+    x = work.array("x", (n, d), np.float64)
+    unsorted = np.empty((n, nc), dtype=np.bool_)
+    _gather_chunks(rows, order, chunk, x, unsorted)
+    rs, cs = np.nonzero(unsorted)
+    if rs.size > unsorted.size // 4:
         return (*sort_rows(rows, work), False)
-    shift = chunk.bit_length() - 1
-    keys = work.array("chunk_keys", (n, -(-d // chunk) * chunk), np.uint64)
-    _pack_chunks(x, shift, keys)
-    _sort_keys(keys.reshape(-1, chunk))
-    _permute_chunks(keys, chunk, x, order)
-    _repair(x, order, shift, chunk, 1)
-    if _merge_boundaries(x, order, chunk) and _is_sorted(x, parts):
+    if rs.size:
+        shift = chunk.bit_length() - 1
+        keys = work.array("chunk_keys", (rs.size, chunk), np.uint64)
+        _pack_chunks(x, shift, rs, cs, keys)
+        _sort_keys(keys, halves=False)
+        _permute_chunks(keys, rs, cs, x, order)
+        _repair(x, order, shift, chunk, 1)
+    if _merge_boundaries(x, order, chunk) and _is_sorted(x, _row_parts(n, d)):
         return order, x, True
     return (*sort_rows(rows, work), False)
