@@ -54,6 +54,7 @@ import time
 import numpy as np
 
 import wsprox
+from wsprox.cpu.kernels import passive_openmp
 
 __all__ = ["main", "scipy_prox", "time_call", "torchsort_prox", "training_sequence"]
 
@@ -193,6 +194,9 @@ def _parser():
     p.add_argument("--inputs", nargs="+", help="input families (default: normal and wsprox.worstcase)")
     p.add_argument("--lam", type=float, default=0.01, help="penalty weight (inputs have std about 1)")
     p.add_argument("--backend", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--openmp", choices=["passive", "default"], default="passive",
+                   help="OpenMP wait policy: passive (OMP_WAIT_POLICY=PASSIVE unless set, "
+                        "see wsprox.cpu.kernels.passive_openmp) or the runtime's default")
     p.add_argument("--no-baselines", action="store_true", help="time wsprox only")
     p.add_argument("--json", metavar="PATH", help="also write every record as JSON")
     p.add_argument("--quick", action="store_true", help="smoke test: d <= 1e4, 2 repeats")
@@ -214,6 +218,9 @@ def _projected(previous, d):
 def main(argv=None):
     """Run the benchmark; returns the exit status. See ``--help``."""
     args = _parser().parse_args(argv)
+    if args.openmp == "passive":
+        passive_openmp()
+    policy = os.environ.get("OMP_WAIT_POLICY", "default")
     sizes = sorted({int(s) for s in args.sizes})
     if any(s < 2 for s in sizes):
         raise SystemExit("--sizes must be at least 2")
@@ -239,10 +246,10 @@ def main(argv=None):
         "backend": args.backend, "lam": args.lam, "repeat": repeat, "noise": NOISE,
         "numpy": np.__version__, "python": platform.python_version(),
         "machine": platform.machine(), "cpus": os.cpu_count(),
-        "loadavg_start": os.getloadavg(),
+        "loadavg_start": os.getloadavg(), "omp_wait_policy": policy,
     }
     print(f"wsprox.bench: backend={args.backend} lam={args.lam} repeat={repeat} "
-          f"loadavg={meta['loadavg_start'][0]:.1f}")
+          f"loadavg={meta['loadavg_start'][0]:.1f} OMP_WAIT_POLICY={policy}")
     print("median ms; 'x sort': time / numpy.sort[f64]; 'scipy/t': speed-up over the SciPy pipeline")
     records = []
     last = {}  # (input, dtype, method) -> (d, seconds) at the last size timed

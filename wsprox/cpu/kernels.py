@@ -12,18 +12,9 @@ import os
 import types
 from contextlib import contextmanager
 
-# After every parallel loop, OpenMP's workers (Numba's threading layer here)
-# spin for milliseconds by default before they sleep, holding a core: the
-# NumPy sorts that ranking.py runs on two Python threads right after a
-# parallel pass then share the cores with them and take up to twice as long.
-# Passive workers sleep at once. libgomp reads this when it is loaded, which
-# Numba does at its first parallel call: a value set by the user, or an
-# OpenMP runtime loaded earlier (PyTorch's, say), takes precedence.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 from numba import get_num_threads, njit, set_num_threads
 
-__all__ = ["THREADED_MIN", "kernel", "threaded", "threads_for"]
+__all__ = ["THREADED_MIN", "kernel", "passive_openmp", "threaded", "threads_for"]
 
 #: Entries from which a pass runs on all of Numba's threads.
 THREADED_MIN = 1 << 17
@@ -63,6 +54,45 @@ def threads_for(size):
         yield
     finally:
         set_num_threads(previous)
+
+
+def passive_openmp():
+    """Ask OpenMP's idle workers to sleep at once (``OMP_WAIT_POLICY=PASSIVE``).
+
+    After every parallel loop OpenMP's workers (Numba's threading layer here,
+    and PyTorch's) spin for milliseconds by default before they sleep,
+    holding a core. The ranking sorts on two Python threads right after
+    parallel passes, so on a machine with few cores the spinning workers take
+    a core from a sort: a prox of ``10^6`` entries takes about 30% longer
+    on two cores. wsprox does not change the process's OpenMP policy on
+    import (it would change PyTorch's too); ``python -m wsprox.bench`` and
+    ``python -m paper_figures`` call this first, and users can set the
+    variable themselves. A value already set is kept.
+
+    Returns
+    -------
+    bool
+        Whether the policy is now passive: False when it was set to another
+        value, or when an OpenMP runtime is already loaded (it reads the
+        variable once, when loaded).
+
+    Examples
+    --------
+    >>> import os
+    >>> _ = passive_openmp()
+    >>> os.environ["OMP_WAIT_POLICY"].upper()
+    'PASSIVE'
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    return os.environ["OMP_WAIT_POLICY"].upper() == "PASSIVE" and not _openmp_loaded()
+
+
+def _openmp_loaded():
+    try:
+        with open("/proc/self/maps") as maps:
+            return any("libgomp" in line or "libiomp" in line for line in maps)
+    except OSError:      # not Linux: cannot tell
+        return False
 
 
 def _renamed(fn, suffix):
