@@ -1,12 +1,15 @@
-r"""Warm starts: reuse the order of the previous prox call.
+r"""Warm starts: reuse the order and the memory of the previous prox call.
 
 In a training loop the prox is applied to weights that moved a little since
-the last step, so their order is nearly the previous one. A
-:class:`ProxState` passed as ``warm=`` to :func:`wsprox.prox` remembers the
-order of the last call and the next call repairs it (chunked sort, merges at
-the chunk boundaries, a check that every row is sorted) instead of sorting
-from scratch. The answer is the exact prox either way: when the weights
-moved too far for the repair, the call falls back to the full sort.
+the last step. A :class:`ProxState` passed as ``warm=`` to :func:`wsprox.prox`
+remembers the order of the last call and keeps the work arrays. The next
+call first checks a sample of neighbouring pairs of that order against the
+new weights. Where the order still holds, or is broken in a few places only
+(weight decay, small steps, a few weights overtaking their neighbours), the
+order is repaired in :math:`O(d)` plus sorts of the chunks that changed,
+instead of a sort. Where it is broken everywhere (steps larger than the gaps
+between neighbouring weights), a fresh sort is cheaper than any repair and
+the call makes one. The answer is the exact prox either way.
 """
 from __future__ import annotations
 
@@ -21,9 +24,10 @@ class ProxState:
     Create one per tensor being proxed and pass it to every call. It holds
     the last call's ascending order and its own work arrays for the CPU
     pipeline (:mod:`wsprox.cpu.workspace`), about 40 bytes per entry in all,
-    which later calls reuse (``del state`` frees them).
-    A call on an input of another shape (rows and length) than the last one
-    starts cold and replaces them.
+    which later calls reuse (``del state`` frees them). A call on an input
+    of another shape (rows and length) than the last one starts cold and
+    replaces them. See :func:`wsprox.cpu.ranking.resort_rows` for when the
+    order is repaired and when it is sorted afresh.
 
     Attributes
     ----------
@@ -41,13 +45,15 @@ class ProxState:
     >>> rng = np.random.default_rng(0)
     >>> w = rng.standard_normal(1000)
     >>> state = wsprox.ProxState()
-    >>> for step in range(3):
-    ...     x = wsprox.prox(w, 0.5, warm=state)
-    ...     w = x + 1e-3 * rng.standard_normal(1000)
+    >>> x = wsprox.prox(w, 0.5, warm=state)
+    >>> x = wsprox.prox(0.99 * x, 0.5, warm=state)     # weight decay keeps the order
     >>> state.reused
     True
+    >>> w = x + 1e-3 * rng.standard_normal(1000)       # noise breaks it everywhere
     >>> bool(np.array_equal(wsprox.prox(w, 0.5, warm=state), wsprox.prox(w, 0.5)))
     True
+    >>> state.reused
+    False
     """
 
     def __init__(self):
