@@ -54,6 +54,16 @@ def prox_rows(solve, rows, lam, l1, out, labels=None, *, warm=None):
     n_clusters, rounds : ndarray of int64, shape (n,)
         ``n_clusters`` counts distinct output values per row when ``labels``
         is given, else the blocks found by ``solve``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wsprox.cpu import SOLVERS
+    >>> out = np.empty((1, 3))
+    >>> prox_rows(SOLVERS["pava"], np.array([[0.0, 1.0, 10.0]]), 2.0, 0.0, out)
+    (array([2]), array([3]))
+    >>> out
+    array([[1.5, 1.5, 8. ]])
     """
     n, d = rows.shape
     work = default_workspace() if warm is None else warm.workspace

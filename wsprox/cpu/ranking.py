@@ -272,6 +272,14 @@ def _repair(x, order, shift, span, parts):
             k += 1
 
 
+def _descends_at_cuts(x, parts):
+    # Whether x descends where the tasks of a row meet.
+    if parts == 1:
+        return False
+    cuts = np.arange(1, parts) * x.shape[1] // parts
+    return bool(np.any(x[:, cuts] < x[:, cuts - 1]))
+
+
 def sort_rows(rows, work=None):
     r"""Ascending order and sorted values of every row, by packed-key sort.
 
@@ -315,8 +323,7 @@ def sort_rows(rows, work=None):
     order = work.array("order", (n, d), np.int64)
     exact = rows.dtype == np.float32 and shift <= 30
     descents = _unpack(keys, split, parts, shift, rows, exact, x, order)
-    cuts = np.arange(1, parts) * d // parts
-    if descents or np.any(x[:, cuts] < x[:, cuts - 1]):
+    if not exact and (descents or _descends_at_cuts(x, parts)):
         _repair(x, order, shift, d, parts)
     return order, x
 

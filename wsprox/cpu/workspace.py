@@ -14,6 +14,7 @@ call so far (about 32 bytes per entry) until :func:`release_workspace` or
 the thread's end, as MKL and PyTorch's caching allocator keep theirs; a
 ``ProxState`` has its own, freed with it.
 """
+import math
 import threading
 
 import numpy as np
@@ -44,7 +45,7 @@ class Workspace:
     def array(self, name, shape, dtype):
         """A C-contiguous array of this shape and dtype in the memory called
         ``name``; its contents are undefined."""
-        size = int(np.prod(shape))
+        size = math.prod(shape)
         flat = self._arrays.get(name)
         if flat is None or flat.dtype != dtype or flat.size < size:
             self._arrays.pop(name, None)         # free the old memory first
