@@ -10,20 +10,31 @@ the same memory back on later calls that fit in it.
 
 Calls of :func:`wsprox.prox` without a :class:`wsprox.ProxState` use the
 calling thread's default workspace, which keeps the arrays of the largest
-call so far (about 32 bytes per entry) until :func:`release_workspace` or
-the thread's end, as MKL and PyTorch's caching allocator keep theirs; a
-``ProxState`` has its own, freed with it.
+call so far (about 32 bytes per entry), up to :data:`DEFAULT_LIMIT` bytes,
+until :func:`release_workspace` or the thread's end, as MKL and PyTorch's
+caching allocator keep theirs; a ``ProxState`` has its own, unbounded, freed
+with it.
 """
 import math
 import threading
 
 import numpy as np
 
-__all__ = ["Workspace", "default_workspace", "release_workspace"]
+__all__ = ["DEFAULT_LIMIT", "Workspace", "default_workspace", "release_workspace"]
+
+#: Bytes the default workspace of a thread keeps at most (1 GiB: the work
+#: arrays of a prox of about 3e7 entries); larger arrays are freed after use.
+DEFAULT_LIMIT = 1 << 30
 
 
 class Workspace:
     """Named work arrays, kept and reused while they are large enough.
+
+    Parameters
+    ----------
+    limit : int, optional
+        Bytes kept at most; an array that would go over it is handed out
+        fresh and not kept. Default: no limit.
 
     Examples
     --------
@@ -37,10 +48,14 @@ class Workspace:
     (4, 3)
     >>> work.nbytes
     96
+    >>> small = Workspace(limit=64)
+    >>> small.array("keys", (4, 3), np.uint64).shape, small.nbytes   # too large to keep
+    ((4, 3), 0)
     """
 
-    def __init__(self):
+    def __init__(self, limit=None):
         self._arrays = {}
+        self.limit = limit
 
     def array(self, name, shape, dtype):
         """A C-contiguous array of this shape and dtype in the memory called
@@ -49,7 +64,9 @@ class Workspace:
         flat = self._arrays.get(name)
         if flat is None or flat.dtype != dtype or flat.size < size:
             self._arrays.pop(name, None)         # free the old memory first
-            flat = self._arrays[name] = np.empty(size, dtype=dtype)
+            flat = np.empty(size, dtype=dtype)
+            if self.limit is None or self.nbytes + flat.nbytes <= self.limit:
+                self._arrays[name] = flat
         return flat[:size].reshape(shape)
 
     @property
@@ -73,7 +90,7 @@ def default_workspace():
     True
     """
     if not hasattr(_local, "work"):
-        _local.work = Workspace()
+        _local.work = Workspace(DEFAULT_LIMIT)
     return _local.work
 
 
@@ -90,4 +107,4 @@ def release_workspace():
     >>> default_workspace().nbytes
     0
     """
-    _local.work = Workspace()
+    _local.work = Workspace(DEFAULT_LIMIT)
