@@ -20,6 +20,17 @@ def test_main_writes_every_case(tmp_path, capsys):
     assert "scipy" in capsys.readouterr().out
 
 
+def test_batches_time_every_method_without_the_vector_baselines(tmp_path):
+    path = tmp_path / "bench.json"
+    assert main(["--quick", "--sizes", "40", "--rows", "3", "--repeat", "1", "--inputs", "normal",
+                 "--dtype", "float32", "--json", str(path)]) == 0
+    records = json.loads(path.read_text())["records"]
+    cases = {r["case"] for r in records}
+    assert set(wsprox.cpu.SOLVERS) <= cases and "numpy.sort[f64]" in cases
+    assert "scipy" not in cases
+    assert {r["rows"] for r in records} == {3}
+
+
 def test_scipy_pipeline_is_the_prox():
     import numpy as np
 

@@ -23,6 +23,11 @@ against the baselines:
     ``1e-3`` times the weights' standard deviation to the previous prox
     output, and every call passes the same :class:`wsprox.ProxState`.
 
+Batches: ``--rows N`` times ``N`` copies of each input vector as one
+``(N, d)`` batch proxed along ``axis=1`` (one CUDA block or thread per row);
+``numpy.sort[f64]`` then sorts every row, and the SciPy and torchsort
+baselines, which take one vector, are left out.
+
 Inputs: ``normal`` (standard normal, ``--lam``) and, when
 :mod:`wsprox.worstcase` is there, every family of its ``FAMILIES`` registry
 (``family(d) -> (w, lam)``, with its own ``lam``). Every figure is the median
@@ -98,7 +103,7 @@ def training_sequence(w, lam, steps, *, seed=0):
     seq = [w]
     for _ in range(steps - 1):
         x = wsprox.prox(seq[-1], lam)
-        noise = NOISE * float(np.std(x)) * rng.standard_normal(w.size)
+        noise = NOISE * float(np.std(x)) * rng.standard_normal(w.shape)
         seq.append((x + noise).astype(w.dtype))
     return seq
 
@@ -140,7 +145,7 @@ def _backend(name):
     """
     if name == "cpu":
         def run(method, v, lam, state=None):
-            return wsprox.prox(v, lam, method=method, warm=state)
+            return wsprox.prox(v, lam, method=method, warm=state, axis=None if v.ndim == 1 else 1)
 
         return dict(wsprox.cpu.SOLVERS), run
     from . import cuda
@@ -150,7 +155,7 @@ def _backend(name):
 
     def run(method, v, lam, state=None):
         if device.get("host") is not v:  # copy each new input once, untimed below
-            rows = cuda.to_device(np.ascontiguousarray(v.reshape(1, -1)))
+            rows = cuda.to_device(np.ascontiguousarray(v.reshape(-1, v.shape[-1])))
             device.update(host=v, rows=rows, out=cuda.device_array(rows.shape, rows.dtype))
         cuda.prox_rows(cuda.SOLVERS[method], device["rows"], lam, 0.0, device["out"])
         cuda.synchronize()
@@ -159,13 +164,13 @@ def _backend(name):
 
 
 def _cases(w, lam, methods, run, warm, repeat, baselines):
-    d = w.size
     reps = repeat + 1
-    w64 = np.random.default_rng(1).standard_normal(d)
+    w64 = np.random.default_rng(1).standard_normal(w.shape)
     cases = {}
     if baselines:
         cases["numpy.sort[f64]"] = time_call(np.sort, [(w64,)] * reps)
         cases["numpy.argsort"] = time_call(np.argsort, [(w,)] * reps)
+    if baselines and w.ndim == 1:  # SciPy's isotonic regression and torchsort: one vector
         cases["scipy"] = time_call(scipy_prox, [(w, lam)] * reps)
         try:
             import torchsort  # noqa: F401
@@ -189,6 +194,8 @@ def _parser():
     p.add_argument("--sizes", type=float, nargs="+", default=[1e3, 1e4, 1e5, 1e6, 1e7],
                    help="vector lengths d (default 1e3 ... 1e7)")
     p.add_argument("--dtype", choices=["float32", "float64", "both"], default="both")
+    p.add_argument("--rows", type=int, default=1,
+                   help="a batch of this many vectors, proxed along axis=1 (default 1: one vector)")
     p.add_argument("--repeat", type=int, default=5, help="timed calls per case (median)")
     p.add_argument("--methods", nargs="+", help="methods of the backend (default: all)")
     p.add_argument("--inputs", nargs="+", help="input families (default: normal and wsprox.worstcase)")
@@ -224,6 +231,8 @@ def main(argv=None):
     sizes = sorted({int(s) for s in args.sizes})
     if any(s < 2 for s in sizes):
         raise SystemExit("--sizes must be at least 2")
+    if args.rows < 1:
+        raise SystemExit("--rows must be at least 1")
     repeat = max(1, args.repeat)
     if args.quick:
         sizes = [s for s in sizes if s <= 10_000] or [1000]
@@ -243,7 +252,7 @@ def main(argv=None):
     families = _inputs(args.inputs)
 
     meta = {
-        "backend": args.backend, "lam": args.lam, "repeat": repeat, "noise": NOISE,
+        "backend": args.backend, "lam": args.lam, "repeat": repeat, "noise": NOISE, "rows": args.rows,
         "numpy": np.__version__, "python": platform.python_version(),
         "machine": platform.machine(), "cpus": os.cpu_count(),
         "loadavg_start": os.getloadavg(), "omp_wait_policy": policy,
@@ -264,6 +273,8 @@ def main(argv=None):
                 # wsprox.worstcase families give (w, lam): the lam that makes them hard.
                 w, lam = made if isinstance(made, tuple) else (made, args.lam)
                 w = np.asarray(w, dtype=dtype)
+                if args.rows > 1:
+                    w = np.tile(w, (args.rows, 1))
                 active = {m: s for m, s in methods.items()
                           if _projected(last.get((name, dtype, m)), d) * (repeat + 1) <= args.budget}
                 cases = _cases(w, lam, active, run, args.backend == "cpu", repeat,
@@ -272,11 +283,13 @@ def main(argv=None):
                     last[(name, dtype, m)] = (d, cases[m])
                 base = cases.get("numpy.sort[f64]", float("nan"))
                 scipy = cases.get("scipy", float("nan"))
-                head = f"{name} {dtype} d={d:.0e} lam={lam:.3g}"
+                batch = f" rows={args.rows}" if args.rows > 1 else ""
+                head = f"{name} {dtype}{batch} d={d:.0e} lam={lam:.3g}"
                 print(f"\n{head:<40}{'ms':>12}{'x sort':>10}{'scipy/t':>10}")
                 for case, t in cases.items():
                     print(f"  {case:<28}{t * 1e3:12.3f}{t / base:10.2f}x{scipy / t:9.2f}x")
-                    records.append({"input": name, "dtype": dtype, "d": d, "lam": lam, "case": case,
+                    records.append({"input": name, "dtype": dtype, "rows": args.rows, "d": d, "lam": lam,
+                                    "case": case,
                                     "seconds": t, "ratio_to_sort": t / base,
                                     "speedup_over_scipy": scipy / t})
                 skipped = [m for m in methods if m not in active]
