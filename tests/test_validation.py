@@ -20,6 +20,26 @@ def test_non_finite_input_names_the_first_bad_index(bad, what, where):
         wsprox.penalty(bad)
 
 
+@pytest.mark.parametrize("threaded", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_the_one_pass_check_finds_a_lone_non_finite_entry(threaded, dtype, value, monkeypatch):
+    # The finiteness check and the magnitude share one (threaded when large) pass:
+    # one bad entry anywhere, in either thread's half, is found and named.
+    from wsprox.cpu import kernels
+
+    if threaded:
+        monkeypatch.setattr(kernels, "THREADED_MIN", 64)
+    rng = np.random.default_rng(0)
+    for where in (0, 499, 500, 999):
+        w = rng.standard_normal(1000).astype(dtype)
+        w[where] = value
+        with pytest.raises(ValueError, match=f"at index {where};"):
+            wsprox.prox(w, 1.0)
+    w = rng.standard_normal(1000).astype(dtype)
+    assert wsprox._validation.finite_magnitude(w) == float(np.abs(w).max())
+
+
 @pytest.mark.filterwarnings("ignore:overflow")
 def test_huge_finite_values_are_accepted():
     w = np.array([1e308, 1e308, -1e308])   # the fast finiteness check overflows
