@@ -6,6 +6,7 @@ only when asked for: ``backend="cuda"``, or a device array with ``"auto"``).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -190,8 +191,6 @@ def _prox(w, lam, l1, method, backend, axis, out, warm, *, want_labels):
     else:
         kernels = cpu
     method = check_choice(method, "method", ("auto", *kernels.SOLVERS))
-    if method == "auto":
-        method = kernels.AUTO_METHOD
     if backend == "cuda" and _on_device(w):
         return _prox_on_device(w, lam, l1, method, axis, out, want_labels)
     a = as_float_array(w, check_finite=False)
@@ -203,6 +202,8 @@ def _prox(w, lam, l1, method, backend, axis, out, warm, *, want_labels):
         raise TypeError(f"warm must be a wsprox.ProxState, got {type(warm).__name__}")
 
     rows = to_rows(a, axis)
+    if method == "auto":
+        method = kernels.auto_method(rows.shape[0])
     target = rows_view(out, axis) if out is not None else None
     out_rows = target if target is not None else np.empty(rows.shape, dtype=dtype)
     labels = np.empty(rows.shape, dtype=np.int64) if want_labels else None
@@ -237,6 +238,8 @@ def _prox_on_device(w, lam, l1, method, axis, out, want_labels):
 
     shape = tuple(w.shape)
     axis = normalize_axis(axis, len(shape))
+    if method == "auto":
+        method = cuda.auto_method(1 if axis is None else math.prod(shape) // max(shape[axis], 1))
     x, labels, n_clusters, rounds = cuda.prox_device(
         cuda.SOLVERS[method], w, lam, l1, axis, out, want_labels
     )

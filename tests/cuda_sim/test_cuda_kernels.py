@@ -115,6 +115,14 @@ def test_rounds():
     assert 2 <= rounds["imminent_collisions"] <= 5
 
 
+def test_auto_is_pava_for_batches_and_imminent_collisions_for_one_row():
+    w = batch(d=9)[:3]
+    for data in (w, cuda.to_device(w)):
+        assert wsprox.prox_result(data, 0.7, axis=1, backend="cuda").method == "pava"
+        assert wsprox.prox_result(data, 0.7, backend="cuda").method == "imminent_collisions"
+        assert wsprox.prox_result(data[:1], 0.7, axis=1, backend="cuda").method == "imminent_collisions"
+
+
 def test_device_input_stays_on_device():
     w = batch(d=9)[:2]
     dw = cuda.to_device(w)

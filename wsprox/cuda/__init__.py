@@ -51,14 +51,30 @@ SOLVERS = {
     "search_collisions": search_collisions.solve,
 }
 
-#: The method ``method="auto"`` picks on this backend: a block of threads per
-#: row, few rounds on typical inputs, for one long row as for many short ones
-#: (``"pava"`` runs a single thread per row).
-AUTO_METHOD = "imminent_collisions"
+
+def auto_method(n_rows):
+    """The method ``method="auto"`` picks on this backend for ``n_rows`` rows.
+
+    A batch: ``"pava"``, one thread per row, :math:`O(d)` whatever the input.
+    One row: ``"imminent_collisions"``, a whole block of threads on the row
+    (few rounds on typical inputs, where PAVA's single thread is 3x slower).
+    Measured on an H100 (float64, ``n`` rows of ``d``): PAVA is as fast or
+    faster on every batch of 1024 rows or more (d = 8192, n = 8192: 80 against
+    100 ms) and at most 11% slower on a few long rows (d = 8192, n = 128), and
+    the worst-case rows that take imminent collisions ``d`` rounds cost it
+    nothing more (``growing_cluster`` at d = 1e4: 9 against 592 ms).
+
+    Examples
+    --------
+    >>> auto_method(1), auto_method(4096)
+    ('imminent_collisions', 'pava')
+    """
+    return "imminent_collisions" if n_rows == 1 else "pava"
+
 
 __all__ = [
     "SOLVERS",
-    "AUTO_METHOD",
+    "auto_method",
     "prox_rows",
     "prox_host_rows",
     "prox_device",
