@@ -154,14 +154,12 @@ def _merge_start(keys, r, split, k):
 
 
 @kernel
-def _unpack(keys, split, parts, shift, rows, exact, x, order):
-    """Merge the two sorted runs of every row of keys into ``order``, and the
-    sorted values into ``x`` as float64: decoded from the keys when they
-    hold whole float32 values (``exact``), else gathered from ``rows``.
-    Returns the descents of ``x`` seen within each task's slice."""
+def _unpack(keys, split, parts, shift, exact, x, order):
+    """Merge the two sorted runs of every row of keys into ``order``, and,
+    when the keys hold whole float32 values (``exact``), decode the sorted
+    values into ``x`` as float64."""
     n, d = keys.shape
     mask = (np.uint64(1) << np.uint64(shift)) - np.uint64(1)
-    descents = np.zeros(n * parts, dtype=np.int64)
     for t in prange(n * parts):
         r = t // parts
         p = t - r * parts
@@ -173,7 +171,7 @@ def _unpack(keys, split, parts, shift, rows, exact, x, order):
         value = bits.view(np.float32)
         for k in range(lo, hi):
             # Branch-free merge step (random keys defeat branch prediction);
-            # no finite value has an all-ones key, the end-of-run sentinel.
+            # _END, above every key, stands past the end of a run.
             a = keys[r, min(i, split - 1)] if i < split else _END
             b = keys[r, min(j, d - 1)] if j < d else _END
             left = np.int64(a < b)
@@ -185,16 +183,24 @@ def _unpack(keys, split, parts, shift, rows, exact, x, order):
                 u = np.uint32(key >> np.uint64(30))
                 bits[0] = u ^ np.uint32(0x80000000) if u & np.uint32(0x80000000) else ~u
                 x[r, k] = value[0]
-        if not exact:
-            previous = -np.inf
-            count = 0
-            for k in range(lo, hi):
-                v = rows[r, order[r, k]]
-                x[r, k] = v
-                count += v < previous
-                previous = v
-            descents[t] = count
-    return descents.sum()
+
+
+@kernel
+def _gather_chunks(rows, order, chunk, x, unsorted):
+    # x = rows[order], and which chunks of x hold a descent (one task each).
+    n, d = x.shape
+    nc = unsorted.shape[1]
+    for t in prange(n * nc):
+        r = t // nc
+        c = t - r * nc
+        previous = -np.inf
+        count = 0
+        for k in range(c * chunk, min((c + 1) * chunk, d)):
+            v = rows[r, order[r, k]]
+            x[r, k] = v
+            count += v < previous
+            previous = v
+        unsorted[r, c] = count > 0
 
 
 # --------------------------------------------------------------------------
@@ -272,14 +278,6 @@ def _repair(x, order, shift, span, parts):
             k += 1
 
 
-def _descends_at_cuts(x, parts):
-    # Whether x descends where the tasks of a row meet.
-    if parts == 1:
-        return False
-    cuts = np.arange(1, parts) * x.shape[1] // parts
-    return bool(np.any(x[:, cuts] < x[:, cuts - 1]))
-
-
 def sort_rows(rows, work=None):
     r"""Ascending order and sorted values of every row, by packed-key sort.
 
@@ -322,9 +320,14 @@ def sort_rows(rows, work=None):
     x = work.array("x", (n, d), np.float64)
     order = work.array("order", (n, d), np.int64)
     exact = rows.dtype == np.float32 and shift <= 30
-    descents = _unpack(keys, split, parts, shift, rows, exact, x, order)
-    if not exact and (descents or _descends_at_cuts(x, parts)):
-        _repair(x, order, shift, d, parts)
+    _unpack(keys, split, parts, shift, exact, x, order)
+    if not exact:
+        chunk = -(-d // parts)
+        unsorted = np.empty((n, -(-d // chunk)), dtype=np.bool_)
+        _gather_chunks(rows, order, chunk, x, unsorted)
+        cuts = np.arange(chunk, d, chunk)
+        if unsorted.any() or np.any(x[:, cuts] < x[:, cuts - 1]):
+            _repair(x, order, shift, d, parts)
     return order, x
 
 
@@ -344,24 +347,6 @@ def _sampled_descents(rows, order, samples):
             c += rows[r, order[r, k + 1]] < rows[r, order[r, k]]
         counts[r] = c
     return counts.sum()
-
-
-@kernel
-def _gather_chunks(rows, order, chunk, x, unsorted):
-    # x = rows[order], and which chunks of x hold a descent.
-    n, d = x.shape
-    nc = unsorted.shape[1]
-    for t in prange(n * nc):
-        r = t // nc
-        c = t - r * nc
-        previous = -np.inf
-        count = 0
-        for k in range(c * chunk, min((c + 1) * chunk, d)):
-            v = rows[r, order[r, k]]
-            x[r, k] = v
-            count += v < previous
-            previous = v
-        unsorted[r, c] = count > 0
 
 
 @kernel
