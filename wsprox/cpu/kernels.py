@@ -67,32 +67,18 @@ def passive_openmp():
     on two cores. wsprox does not change the process's OpenMP policy on
     import (it would change PyTorch's too); ``python -m wsprox.bench`` and
     ``python -m paper_figures`` call this first, and users can set the
-    variable themselves. A value already set is kept.
-
-    Returns
-    -------
-    bool
-        Whether the policy is now passive: False when it was set to another
-        value, or when an OpenMP runtime is already loaded (it reads the
-        variable once, when loaded).
+    variable themselves. A value already set is kept, and the call has no
+    effect once an OpenMP runtime is loaded (Numba's first parallel call, or
+    PyTorch's import): the runtime reads the variable when it loads.
 
     Examples
     --------
     >>> import os
-    >>> _ = passive_openmp()
+    >>> passive_openmp()
     >>> os.environ["OMP_WAIT_POLICY"].upper()
     'PASSIVE'
     """
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    return os.environ["OMP_WAIT_POLICY"].upper() == "PASSIVE" and not _openmp_loaded()
-
-
-def _openmp_loaded():
-    try:
-        with open("/proc/self/maps") as maps:
-            return any("libgomp" in line or "libiomp" in line for line in maps)
-    except OSError:      # not Linux: cannot tell
-        return False
 
 
 def _renamed(fn, suffix):
