@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 from numba import get_num_threads, njit, set_num_threads
 
-__all__ = ["THREADED_MIN", "kernel", "passive_openmp", "threaded", "threads_for"]
+__all__ = ["THREADED_MIN", "kernel", "passive_openmp", "row_parts", "threaded", "threads_for"]
 
 #: Entries from which a pass runs on all of Numba's threads.
 THREADED_MIN = 1 << 17
@@ -29,6 +29,18 @@ def threaded(size):
     False
     """
     return size >= THREADED_MIN and get_num_threads() > 1
+
+
+def row_parts(n, d):
+    """Tasks per row of an ``(n, d)`` pass: a single large row is split
+    among the threads, a batch is split by rows.
+
+    Examples
+    --------
+    >>> row_parts(1, 1000)
+    1
+    """
+    return max(1, get_num_threads() // n) if threaded(n * d) else 1
 
 
 @contextmanager

@@ -16,10 +16,10 @@ Steps 1 and 3 are the same for every algorithm and run in parallel over
 pieces of a row (one row) or over the rows (a batch).
 """
 import numpy as np
-from numba import get_num_threads, njit, prange
+from numba import njit, prange
 
 from .blocks import block_value
-from .kernels import kernel, threaded, threads_for
+from .kernels import kernel, row_parts, threads_for
 from .ranking import resort_rows, sort_rows
 from .workspace import default_workspace
 
@@ -79,7 +79,7 @@ def prox_rows(solve, rows, lam, l1, out, labels=None, *, warm=None):
     rounds = np.zeros(n, dtype=np.int64)
     with threads_for(n * d):
         solve(x, lam, starts, counts, rounds, sums)
-    parts = max(1, get_num_threads() // n) if threaded(n * d) else 1
+    parts = row_parts(n, d)
     _settle(x, starts, counts, order, lam, l1, parts, out)
     if labels is not None:
         _labels(out, order, starts, counts, labels)

@@ -45,9 +45,9 @@ Both return ``order`` (int64) and ``x`` (float64), per row.
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from numba import get_num_threads, njit, prange
+from numba import njit, prange
 
-from .kernels import kernel, threaded
+from .kernels import kernel, row_parts, threaded
 from .workspace import Workspace
 
 __all__ = ["CHUNK", "SAMPLES", "resort_rows", "sort_rows"]
@@ -72,11 +72,6 @@ def _threads():
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="wsprox-sort")
     return _pool
-
-
-def _row_parts(n, d):
-    """Tasks per row: split a single large row among the threads."""
-    return max(1, get_num_threads() // n) if threaded(n * d) else 1
 
 
 # --------------------------------------------------------------------------
@@ -313,7 +308,7 @@ def sort_rows(rows, work=None):
     work = Workspace() if work is None else work
     n, d = rows.shape
     shift = int(d - 1).bit_length()
-    parts = _row_parts(n, d)
+    parts = row_parts(n, d)
     keys = work.array("keys", (n, d), np.uint64)
     _pack(rows.view(np.uint32 if rows.dtype == np.float32 else np.uint64), shift, parts, keys)
     split = _sort_keys(keys)
@@ -517,6 +512,6 @@ def resort_rows(rows, order, work=None, *, chunk=None, samples=SAMPLES):
         _sort_keys(keys, halves=False)
         _permute_chunks(keys, rs, cs, x, order)
         _repair(x, order, shift, chunk, 1)
-    if _merge_boundaries(x, order, chunk) and _is_sorted(x, _row_parts(n, d)):
+    if _merge_boundaries(x, order, chunk) and _is_sorted(x, row_parts(n, d)):
         return order, x, True
     return (*sort_rows(rows, work), False)
