@@ -4,7 +4,7 @@ import sys
 import time
 from pathlib import Path
 
-from wsprox.cpu.kernels import passive_openmp
+from wsprox.cpu.parallel import passive_openmp
 
 from . import FIGURES, figure
 from ._common import progress

@@ -2,6 +2,7 @@
 import os
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -31,3 +32,32 @@ def vectors(min_size=1, max_size=40, dtype=np.float64, elements=None):
 def lams(max_value=50.0):
     """Penalty weights, zero and tiny included."""
     return st.one_of(st.just(0.0), st.floats(1e-6, max_value, allow_nan=False))
+
+
+@pytest.fixture(params=["serial", "threaded"])
+def threads(request, monkeypatch):
+    """Run the CPU kernels serial, then threaded (as they run on large inputs)."""
+    from wsprox.cpu import parallel
+
+    if request.param == "threaded":
+        monkeypatch.setattr(parallel, "THREADED_MIN", 64)
+    return request.param
+
+
+def assert_ranked(rows, order, x):
+    """``order`` sorts every row of ``rows`` and ``x`` holds the sorted values in float64."""
+    n, d = rows.shape
+    assert order.dtype == np.int64 and x.dtype == np.float64
+    np.testing.assert_array_equal(np.sort(order, axis=1), np.broadcast_to(np.arange(d), (n, d)))
+    np.testing.assert_array_equal(np.take_along_axis(rows, order, axis=1).astype(np.float64), x)
+    np.testing.assert_array_equal(x, np.sort(rows, axis=1).astype(np.float64))
+
+
+def assert_close_to_exact(x, w, lam, l1=0.0):
+    """x equals the exact prox up to rounding of the values it is made of."""
+    from wsprox.reference import prox_exact
+
+    exact = prox_exact(w, lam, l1=l1)
+    scale = max(np.abs(w).max(initial=0.0), lam, l1, 1e-300)
+    eps = np.finfo(x.dtype).eps
+    np.testing.assert_allclose(x, exact, rtol=0, atol=8 * eps * scale * max(1, np.sqrt(w.size)))

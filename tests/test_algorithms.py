@@ -3,11 +3,11 @@ import math
 
 import numpy as np
 import pytest
-from conftest import lams, vectors
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import wsprox
+from conftest import assert_close_to_exact, lams, vectors
 from wsprox import cpu
 from wsprox.reference import prox_exact
 from wsprox.worstcase import FAMILIES, growing_cluster
@@ -17,14 +17,6 @@ PARALLEL = [m for m in METHODS if m != "pava"]
 
 # Tests run once per method draw a third of the profile's examples each.
 per_method = settings(max_examples=max(20, settings().max_examples // 3))
-
-
-def assert_close_to_exact(x, w, lam, l1=0.0):
-    """x equals the exact prox up to rounding of the values it is made of."""
-    exact = prox_exact(w, lam, l1=l1)
-    scale = max(np.abs(w).max(initial=0.0), lam, l1, 1e-300)
-    eps = np.finfo(x.dtype).eps
-    np.testing.assert_allclose(x, exact, rtol=0, atol=8 * eps * scale * max(1, np.sqrt(w.size)))
 
 
 def n_blocks(w, lam, method):

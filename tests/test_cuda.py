@@ -37,7 +37,8 @@ def run_python(*args, simulator):
 
 
 def test_simulator_suite():
-    proc = run_python("-m", "pytest", "-q", "tests/cuda_sim", "wsprox/cuda", simulator=True)
+    proc = run_python("-m", "pytest", "-q", "tests/cuda_sim", "tests/test_front_door.py", "wsprox/cuda",
+                      simulator=True)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"the CUDA simulator suite failed:\n{output[-20000:]}"
     assert " passed" in output and " skipped" not in output.splitlines()[-1], output[-2000:]
@@ -71,7 +72,7 @@ def _array(dtype, ndim):
 def _kernels_and_argument_types():
     from numba import types
 
-    from wsprox.cuda import end_collisions, front, imminent_collisions, pava, pipeline, search_collisions
+    from wsprox.cuda import backend, end_collisions, imminent_collisions, pava, pipeline, search_collisions
 
     f8, i8, i1 = (lambda nd, dt=dt: _array(dt, nd) for dt in (np.float64, np.int64, np.int8))
     lam = types.float64
@@ -85,13 +86,16 @@ def _kernels_and_argument_types():
                                 (*solve_args, f8(2), i8(2), f8(2), f8(2), i8(2), i8(2), i1(2))),
         "search_collisions": (search_collisions._kernel,
                               (*solve_args, i8(2), f8(2), i8(2), i1(2), i8(2), i8(2), i8(2))),
-        "to_rows": (front._to_rows, (_array(np.bool_, 3), f8(2))),
+        "to_rows": (backend._to_rows, (_array(np.bool_, 3), f8(2), lam)),
+        "from_rows": (backend._from_rows, (f8(2), _array(np.float32, 3))),
+        "finite": (backend._first_nonfinite_and_magnitude, (_array(np.int32, 1), f8(1))),
+        "multiply": (backend._multiply, (f8(1), lam)),
     }
 
 
 @pytest.mark.skipif(cuda.is_available(), reason="a GPU (or the simulator) runs the kernels instead")
 @pytest.mark.parametrize("name", ["settle", "pava", "end_collisions", "imminent_collisions",
-                                  "search_collisions", "to_rows"])
+                                  "search_collisions", "to_rows", "from_rows", "finite", "multiply"])
 def test_kernels_compile_for_the_gpu(name, monkeypatch):
     """Type inference and lowering to LLVM IR for the real CUDA target.
 

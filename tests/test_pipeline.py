@@ -6,16 +6,7 @@ from hypothesis import strategies as st
 
 import wsprox
 from wsprox.bench import scipy_prox
-from wsprox.cpu import kernels
 from wsprox.cpu.pipeline import _settle
-
-
-@pytest.fixture(params=["serial", "threaded"])
-def threads(request, monkeypatch):
-    """Run the kernels serial, then threaded (as they run on large inputs)."""
-    if request.param == "threaded":
-        monkeypatch.setattr(kernels, "THREADED_MIN", 64)
-    return request.param
 
 
 @given(seed=st.integers(0, 2**32 - 1), parts=st.integers(1, 5), n=st.integers(1, 3),

@@ -3,20 +3,12 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from conftest import lams, vectors
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import wsprox
+from conftest import assert_close_to_exact, lams, vectors
 from wsprox.reference import prox_cvxpy, prox_exact
-
-
-def assert_close_to_exact(x, w, lam, l1=0.0):
-    """x equals the exact prox up to rounding of the values it is made of."""
-    exact = prox_exact(w, lam, l1=l1)
-    scale = max(np.abs(w).max(initial=0.0), lam, l1, 1e-300)
-    eps = np.finfo(x.dtype).eps
-    np.testing.assert_allclose(x, exact, rtol=0, atol=8 * eps * scale * max(1, np.sqrt(w.size)))
 
 
 @given(vectors(), lams(), st.one_of(st.just(0.0), st.floats(0, 20)))

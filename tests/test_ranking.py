@@ -1,4 +1,7 @@
-"""The packed-key ranking is exact: sorted values and a sorting permutation."""
+"""The cold ranking is exact: sorted values and a sorting permutation.
+
+The key codec it sorts by is tested in test_keys.py, the warm repair in test_warm.py.
+"""
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -6,18 +9,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import wsprox
-from conftest import lams
-from wsprox.cpu import kernels
+from conftest import assert_ranked, lams
 from wsprox.cpu.ranking import sort_rows
 from wsprox.reference import prox_exact
-
-
-@pytest.fixture(params=["serial", "threaded"])
-def threads(request, monkeypatch):
-    """Run the kernels serial, then threaded (as they run on large inputs)."""
-    if request.param == "threaded":
-        monkeypatch.setattr(kernels, "THREADED_MIN", 64)
-    return request.param
 
 
 def nasty(dtype):
@@ -36,14 +30,6 @@ def nasty(dtype):
 def batches(dtype, max_rows=3, max_d=40):
     shapes = st.tuples(st.integers(1, max_rows), st.integers(1, max_d))
     return hnp.arrays(dtype, shapes, elements=nasty(dtype))
-
-
-def assert_ranked(rows, order, x):
-    n, d = rows.shape
-    assert order.dtype == np.int64 and x.dtype == np.float64
-    np.testing.assert_array_equal(np.sort(order, axis=1), np.broadcast_to(np.arange(d), (n, d)))
-    np.testing.assert_array_equal(np.take_along_axis(rows, order, axis=1).astype(np.float64), x)
-    np.testing.assert_array_equal(x, np.sort(rows, axis=1).astype(np.float64))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

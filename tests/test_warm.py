@@ -5,24 +5,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import wsprox
-from wsprox.cpu import kernels
-from wsprox.cpu.ranking import SAMPLES, resort_rows, sort_rows
+from conftest import assert_ranked
+from wsprox.cpu.ranking import sort_rows
+from wsprox.cpu.repair import SAMPLES, resort_rows
 from wsprox.reference import prox_exact
-
-
-@pytest.fixture(params=["serial", "threaded"])
-def threads(request, monkeypatch):
-    """Run the kernels serial, then threaded (as they run on large inputs)."""
-    if request.param == "threaded":
-        monkeypatch.setattr(kernels, "THREADED_MIN", 64)
-    return request.param
-
-
-def assert_ranked(rows, order, x):
-    n, d = rows.shape
-    np.testing.assert_array_equal(np.sort(order, axis=1), np.broadcast_to(np.arange(d), (n, d)))
-    np.testing.assert_array_equal(np.take_along_axis(rows, order, axis=1).astype(np.float64), x)
-    np.testing.assert_array_equal(x, np.sort(rows, axis=1).astype(np.float64))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

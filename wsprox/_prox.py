@@ -1,33 +1,29 @@
 r"""The front door: :func:`prox` and :func:`prox_result`.
 
-Validates the input, reshapes it into rows, and dispatches on the backend and
-the method to the kernels of :mod:`wsprox.cpu` or :mod:`wsprox.cuda` (imported
-only when asked for: ``backend="cuda"``, or a device array with ``"auto"``).
+Written once for every backend and every kind of array (the steps are those
+of :mod:`wsprox._backend`): the arguments are validated, the backend is
+picked (``backend="auto"``: CUDA for a device array, else the CPU), and the
+backend checks and converts the arrays, proxes the rows and hands the result
+back as the kind of array that came in.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import cpu
-from ._rows import from_rows, rows_view, to_rows
+from ._backend import BACKENDS, METHODS, get_backend, is_device_array
 from ._validation import (
-    as_float_array,
     check_choice,
     check_penalty_weight,
-    finite_magnitude,
+    check_warm,
     normalize_axis,
     overflow_scale,
     result_dtype,
+    rows_shape,
 )
-from .warm import ProxState
 
 __all__ = ["ProxResult", "prox", "prox_result", "BACKENDS"]
-
-#: Backend names accepted by ``backend=``.
-BACKENDS = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -112,24 +108,30 @@ def prox(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out=None, 
     warm : ProxState, optional
         Warm start for repeated calls on slowly changing weights: the state
         remembers this call's order and the next call repairs it instead of
-        sorting from scratch (same exact result; CPU backend).
+        sorting from scratch (same exact result). CPU backend only: the CUDA
+        backend raises a ValueError for a state. One state may be shared by
+        threads (their calls take turns).
 
     Returns
     -------
     ndarray
         The prox, of ``w``'s shape; float32 stays float32, float64 stays
-        float64, integer and bool inputs give float64.
+        float64, integer and bool inputs give float64. The kind of array of
+        ``w``: NumPy for array-likes, a tensor for a PyTorch tensor (CPU or
+        CUDA), CuPy for CuPy, a Numba device array for one (``out`` itself
+        when given).
 
     Raises
     ------
     ValueError
         NaN or infinity in ``w`` (the message names the first index), ``lam``
         or ``l1`` negative or not finite, an unknown ``method`` or
-        ``backend``, an axis out of range, or ``out`` of the wrong shape.
+        ``backend``, an axis out of range, ``out`` of the wrong shape, or
+        ``warm`` with the CUDA backend.
     TypeError
         ``w`` complex, object or string; ``lam`` not a real scalar; ``out``
         not a writeable array of the result dtype; ``warm`` not a
-        :class:`ProxState`.
+        :class:`ProxState`; ``w`` a PyTorch tensor that requires grad.
 
     Notes
     -----
@@ -171,84 +173,46 @@ def prox_result(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out
     return _prox(w, lam, l1, method, backend, axis, out, warm, want_labels=True)
 
 
-def _on_device(w):
-    # PyTorch CUDA tensors (whose __cuda_array_interface__ raises while they
-    # require grad), CuPy and Numba's (and its simulator's) device arrays.
-    module = type(w).__module__
-    if module.split(".")[0] == "torch":
-        return bool(getattr(w, "is_cuda", False))
-    return hasattr(w, "__cuda_array_interface__") or module.startswith("numba.cuda")
-
-
 def _prox(w, lam, l1, method, backend, axis, out, warm, *, want_labels):
     lam = check_penalty_weight(lam, "lam")
     l1 = check_penalty_weight(l1, "l1")
     backend = check_choice(backend, "backend", BACKENDS)
+    method = check_choice(method, "method", ("auto", *METHODS))
+    warm = check_warm(warm)
     if backend == "auto":
-        backend = "cuda" if _on_device(w) else "cpu"
-    if backend == "cuda":
-        from . import cuda as kernels
-    else:
-        kernels = cpu
-    method = check_choice(method, "method", ("auto", *kernels.SOLVERS))
-    if backend == "cuda" and _on_device(w):
-        return _prox_on_device(w, lam, l1, method, axis, out, want_labels)
-    a = as_float_array(w, check_finite=False)
-    magnitude = finite_magnitude(a, "w")
-    axis = normalize_axis(axis, a.ndim)
-    dtype = result_dtype(a.dtype)
-    _check_out(out, a.shape, dtype)
-    if warm is not None and not isinstance(warm, ProxState):
-        raise TypeError(f"warm must be a wsprox.ProxState, got {type(warm).__name__}")
-
-    rows = to_rows(a, axis)
-    if method == "auto":
-        method = kernels.auto_method(rows.shape[0])
-    target = rows_view(out, axis) if out is not None else None
-    out_rows = target if target is not None else np.empty(rows.shape, dtype=dtype)
-    labels = np.empty(rows.shape, dtype=np.int64) if want_labels else None
-    if rows.size:
-        scale = overflow_scale(magnitude, rows.size, lam, l1)
-        if scale != 1.0:
-            rows, lam, l1 = rows * scale, lam * scale, l1 * scale
-        if backend == "cuda":
-            n_clusters, rounds = kernels.prox_host_rows(
-                kernels.SOLVERS[method], rows, lam, l1, out_rows, labels
-            )
-        else:
-            n_clusters, rounds = cpu.prox_rows(
-                cpu.SOLVERS[method], rows, lam, l1, out_rows, labels, warm=warm
-            )
-        if scale != 1.0:
-            out_rows /= scale
-    else:
-        n_clusters = rounds = np.zeros(rows.shape[0], dtype=np.int64)
-
-    x = from_rows(out_rows, a.shape, axis)
-    if out is not None:
-        if target is None:
-            np.copyto(out, x)
-        x = out
-    labels = from_rows(labels, a.shape, axis) if want_labels else None
-    return _result(x, labels, n_clusters, rounds, a.shape, axis, method, backend)
-
-
-def _prox_on_device(w, lam, l1, method, axis, out, want_labels):
-    from . import cuda
-
-    shape = tuple(w.shape)
+        backend = "cuda" if is_device_array(w) else "cpu"
+    be = get_backend(backend)
+    be.check_warm(warm)
+    a = be.asarray(w, "w")
+    shape = tuple(a.shape)
     axis = normalize_axis(axis, len(shape))
+    dtype = result_dtype(a.dtype)
+    target = be.check_out(out, w, shape, dtype)
+    magnitude = be.finite_magnitude(a, "w")
+    n, d = rows_shape(shape, axis)
     if method == "auto":
-        method = cuda.auto_method(1 if axis is None else math.prod(shape) // max(shape[axis], 1))
-    x, labels, n_clusters, rounds = cuda.prox_device(
-        cuda.SOLVERS[method], w, lam, l1, axis, out, want_labels
-    )
-    return _result(x, labels, n_clusters, rounds, shape, axis, method, "cuda")
+        method = be.auto_method(n)
 
-
-def _result(x, labels, n_clusters, rounds, shape, axis, method, backend):
-    if labels is None:
+    scale = overflow_scale(magnitude, n * d, lam, l1)
+    rows = be.to_rows(a, axis, dtype, scale)
+    out_rows = be.rows_view(target, axis) if target is not None else None
+    copy_to = target if out_rows is None else None
+    if out_rows is None:
+        out_rows = be.empty((n, d), dtype)
+    labels = be.empty((n, d), np.int64) if want_labels else None
+    if n * d:
+        n_clusters, rounds = be.prox_rows(be.solvers[method], rows, lam * scale, l1 * scale,
+                                          out_rows, labels, warm=warm)
+        if scale != 1.0:
+            be.unscale(out_rows, scale)
+    x = be.wrap(be.from_rows(out_rows, shape, axis, copy_to), w, out)
+    if not want_labels:
         return ProxResult(x, None, None, None, method, backend)
+    labels = be.wrap(be.from_rows(labels, shape, axis), w, None)
+    if n * d:
+        n_clusters, rounds = be.to_host(n_clusters), be.to_host(rounds)
+    else:
+        n_clusters = rounds = np.zeros(n, dtype=np.int64)
     batch_shape = shape[:axis] + shape[axis + 1:] if axis is not None else None
     return ProxResult(
         x=x,
@@ -258,16 +222,3 @@ def _result(x, labels, n_clusters, rounds, shape, axis, method, backend):
         method=method,
         backend=backend,
     )
-
-
-def _check_out(out, shape, dtype):
-    if out is None:
-        return
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"out must be a NumPy array, got {type(out).__name__}")
-    if out.shape != shape:
-        raise ValueError(f"out has shape {out.shape}, expected {shape}")
-    if out.dtype != dtype:
-        raise TypeError(f"out has dtype {out.dtype}, expected {dtype}")
-    if not out.flags.writeable:
-        raise ValueError("out is read-only")

@@ -1,34 +1,42 @@
-"""Input validation shared by every public entry point.
+"""Validation of the arguments of every public entry point (pure Python).
 
 Every check raises a :class:`ValueError` or :class:`TypeError` that names the
-offending argument, so that nothing malformed ever reaches a Numba kernel.
+offending argument, so that nothing malformed ever reaches a kernel. Checks
+of array *contents* (NaN, infinity, magnitude) are one pass over the data,
+which each backend provides (:meth:`wsprox._backend.Backend.finite_magnitude`).
 """
 from __future__ import annotations
 
+import math
 import numbers
 import operator
+import sys
 
 import numpy as np
-from numba import get_num_threads, prange
-
-from .cpu.kernels import kernel, threaded
 
 __all__ = [
-    "as_float_array",
     "check_choice",
+    "check_no_grad",
     "check_penalty_weight",
-    "finite_magnitude",
+    "check_real_dtype",
+    "check_warm",
     "normalize_axis",
-    "result_dtype",
     "overflow_scale",
+    "result_dtype",
+    "rows_shape",
 ]
 
 
-def result_dtype(dtype: np.dtype) -> np.dtype:
+def result_dtype(dtype) -> np.dtype:
     """The floating dtype of the output for an input of ``dtype``.
 
     float32 stays float32 and float64 stays float64; booleans, integers and
     every other real floating type (float16, longdouble) give float64.
+
+    Examples
+    --------
+    >>> result_dtype(np.float32), result_dtype(np.int8)
+    (dtype('float32'), dtype('float64'))
     """
     dtype = np.dtype(dtype)
     if dtype == np.float32:
@@ -36,101 +44,50 @@ def result_dtype(dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float64)
 
 
-def as_float_array(w, name: str = "w", *, check_finite: bool = True) -> np.ndarray:
-    """Return ``w`` as a real floating NumPy array (float32 or float64).
-
-    The input is never copied when it already is a float32 or float64 array,
-    and never modified.
-
-    Raises
-    ------
-    TypeError
-        If ``w`` is complex, object, string, or any other non-real dtype.
-    ValueError
-        If ``check_finite`` and ``w`` holds NaN or an infinity; the message
-        names the first such index.
-    """
-    if hasattr(w, "__cuda_array_interface__") and not isinstance(w, np.ndarray):
-        raise TypeError(
-            f"{name} lives on a CUDA device; pass backend='cuda' or 'auto' "
-            "to prox it on the device"
-        )
-    a = np.asarray(w)
-    kind = a.dtype.kind
-    if kind not in "biuf":
-        raise TypeError(
-            f"{name} must hold real numbers (bool, integer or floating), "
-            f"got dtype {a.dtype}"
-        )
-    dtype = result_dtype(a.dtype)
-    if a.dtype != dtype:
-        a = a.astype(dtype)
-    if check_finite:
-        finite_magnitude(a, name)
-    return a
-
-
-@kernel
-def _extremes(flat, parts):
-    # min, max and the count of entries that are not finite, in one pass.
-    n = flat.size
-    lows = np.empty(parts)
-    highs = np.empty(parts)
-    bad = np.zeros(parts, dtype=np.int64)
-    for p in prange(parts):
-        low = np.inf
-        high = -np.inf
-        count = 0
-        for k in range(p * n // parts, (p + 1) * n // parts):
-            v = flat[k]
-            low = min(low, v)
-            high = max(high, v)
-            count += not abs(v) <= np.inf    # NaN
-        lows[p] = low
-        highs[p] = high
-        bad[p] = count
-    return lows.min(), highs.max(), bad.sum()
-
-
-def finite_magnitude(a: np.ndarray, name: str = "w") -> float:
-    """The largest magnitude in the float32 or float64 array ``a`` (0.0 when
-    empty), in one pass.
-
-    Raises
-    ------
-    ValueError
-        If ``a`` holds NaN or an infinity; the message names the first such
-        index.
+def check_real_dtype(dtype, name: str = "w") -> np.dtype:
+    """Raise a TypeError unless ``dtype`` holds real numbers (bool, integer or floating).
 
     Examples
     --------
-    >>> finite_magnitude(np.array([1.0, -3.0, 2.0]))
-    3.0
+    >>> check_real_dtype(np.int32)
+    dtype('int32')
+    >>> check_real_dtype(np.complex128)
+    Traceback (most recent call last):
+    ...
+    TypeError: w must hold real numbers (bool, integer or floating), got dtype complex128
     """
-    if a.size == 0:
-        return 0.0
-    flat = a.reshape(-1)
-    low, high, nans = _extremes(flat, get_num_threads() if threaded(flat.size) else 1)
-    if not nans and np.isfinite(low) and np.isfinite(high):
-        return float(max(high, -low))
-    first = int(np.argmax(~np.isfinite(flat)))
-    index = np.unravel_index(first, a.shape)
-    index = int(index[0]) if a.ndim == 1 else tuple(int(i) for i in index)
-    value = flat[first]
-    what = "NaN" if np.isnan(value) else ("+inf" if value > 0 else "-inf")
-    raise ValueError(f"{name} contains {what} at index {index}; all entries must be finite")
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers (bool, integer or floating), got dtype {dtype}")
+    return dtype
 
 
 def check_penalty_weight(value, name: str) -> float:
-    """Validate a regularisation weight (``lam`` or ``l1``): a finite real >= 0."""
+    """Validate a regularisation weight (``lam``, ``l1``, a tolerance): a finite real >= 0.
+
+    Examples
+    --------
+    >>> check_penalty_weight(2, "lam")
+    2.0
+    >>> check_penalty_weight(10**400, "lam")
+    Traceback (most recent call last):
+    ...
+    ValueError: lam must be finite, got an integer too large for a float (10**400 or so)
+    """
     if isinstance(value, np.ndarray):
         if value.ndim != 0:
             raise TypeError(f"{name} must be a real scalar, got an array of shape {value.shape}")
         value = value[()]
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real scalar, got {type(value).__name__}")
-    value = float(value)
-    if not np.isfinite(value):
+    try:
+        value = float(value)
+    except OverflowError:
+        digits = len(str(abs(int(value)))) - 1
+        raise ValueError(
+            f"{name} must be finite, got an integer too large for a float (10**{digits} or so)"
+        ) from None
+    if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
     if value < 0:
         raise ValueError(f"{name} must be non-negative, got {value}")
@@ -138,7 +95,13 @@ def check_penalty_weight(value, name: str) -> float:
 
 
 def check_choice(value, name: str, choices) -> str:
-    """Validate that ``value`` is one of ``choices`` (strings)."""
+    """Validate that ``value`` is one of ``choices`` (strings).
+
+    Examples
+    --------
+    >>> check_choice("cpu", "backend", ("cpu", "cuda"))
+    'cpu'
+    """
     if not isinstance(value, str) or value not in choices:
         raise ValueError(
             f"unknown {name} {value!r}; valid choices are {', '.join(map(repr, choices))}"
@@ -146,10 +109,54 @@ def check_choice(value, name: str, choices) -> str:
     return value
 
 
+def check_no_grad(tensor, name: str = "w") -> None:
+    """Raise a TypeError for a PyTorch tensor that requires grad while autograd records.
+
+    :func:`wsprox.prox` is not differentiable: a result that silently lost
+    the graph would be wrong for a caller who expects gradients. Under
+    ``torch.no_grad()`` (an optimizer-style update) such a tensor is fine.
+
+    Examples
+    --------
+    >>> check_no_grad([1.0]) is None
+    True
+    """
+    if type(tensor).__module__.split(".")[0] != "torch" or not getattr(tensor, "requires_grad", False):
+        return
+    if sys.modules["torch"].is_grad_enabled():
+        raise TypeError(
+            f"{name} is a tensor that requires grad and wsprox.prox is not differentiable: "
+            f"call it under torch.no_grad() (an update, e.g. out={name}) or on {name}.detach()"
+        )
+
+
+def check_warm(warm):
+    """Raise a TypeError unless ``warm`` is None or a :class:`wsprox.ProxState`.
+
+    Examples
+    --------
+    >>> check_warm(None) is None
+    True
+    """
+    from .warm import ProxState
+
+    if warm is not None and not isinstance(warm, ProxState):
+        raise TypeError(f"warm must be a wsprox.ProxState, got {type(warm).__name__}")
+    return warm
+
+
 def normalize_axis(axis, ndim: int):
-    """Return ``axis`` as a non-negative int, or None for the flattened array."""
+    """Return ``axis`` as a non-negative int, or None for the flattened array.
+
+    Examples
+    --------
+    >>> normalize_axis(-1, 3), normalize_axis(None, 3)
+    (2, None)
+    """
     if axis is None:
         return None
+    if isinstance(axis, (bool, np.bool_)):
+        raise TypeError("axis must be None or an integer, got bool")
     try:
         axis = operator.index(axis)
     except TypeError:
@@ -159,15 +166,37 @@ def normalize_axis(axis, ndim: int):
     return axis % ndim
 
 
+def rows_shape(shape: tuple, axis) -> tuple:
+    """``(n, d)``: the rows of an array of ``shape`` proxed along ``axis``
+    (a normalised axis, or None for one flattened vector).
+
+    Examples
+    --------
+    >>> rows_shape((3, 4, 5), 1), rows_shape((3, 4), None)
+    ((15, 4), (1, 12))
+    """
+    size = math.prod(shape)
+    if axis is None:
+        return 1, size
+    d = shape[axis]
+    return (size // d if d else math.prod(shape[:axis] + shape[axis + 1:])), d
+
+
 def overflow_scale(magnitude: float, size: int, *weights: float) -> float:
     """A power of two ``s`` that keeps float64 sums of ``s * a`` and ``s * weights``
-    finite, for an array ``a`` of ``size`` entries of at most ``magnitude``
-    (:func:`finite_magnitude`).
+    finite, for an array ``a`` of ``size`` entries of at most ``magnitude``.
 
     The prox is positively homogeneous, ``prox_{lam R}(s w) = s prox_{(lam/s) R}(w)``,
     and scaling by a power of two is exact, so callers scale inputs whose sums
     over ``size`` terms could overflow and unscale the result. Returns 1.0 in
     every ordinary case.
+
+    Examples
+    --------
+    >>> overflow_scale(1.0, 10, 0.5)
+    1.0
+    >>> overflow_scale(1e308, 10, 0.5) < 1
+    True
     """
     if size == 0:
         return 1.0
@@ -176,4 +205,4 @@ def overflow_scale(magnitude: float, size: int, *weights: float) -> float:
     limit = 2.0 ** 1000 / size ** 2
     if big <= limit:
         return 1.0
-    return 2.0 ** -(int(np.ceil(np.log2(big / limit))))
+    return 2.0 ** -(math.ceil(math.log2(big / limit)))

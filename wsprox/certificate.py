@@ -37,19 +37,15 @@ and reports :math:`\|x - \tilde x\| + \operatorname{dist}(w - \tilde x,
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
 
 from ._rows import to_rows
-from ._validation import (
-    as_float_array,
-    check_penalty_weight,
-    finite_magnitude,
-    normalize_axis,
-    overflow_scale,
-)
+from ._validation import check_penalty_weight, normalize_axis
+from .cpu.backend import as_float_array, finite_magnitude
 from .cpu.pava import pava_row
 from .penalty import penalty, sorted_weights
 
@@ -66,13 +62,14 @@ class OptimalityCertificate:
         Euclidean distance from ``w - x`` to ``lam*dR(x) + l1*d||x||_1``
         (over all slices when ``axis`` is given), plus the snapping distance
         when ``cluster_tol > 0``. Zero exactly at the prox, and an upper bound
-        on ``||x - prox(w)||`` always.
+        on ``||x - prox(w)||`` always (up to the rounding of subnormal numbers).
     tol : float
         The tolerance ``residual`` was compared with.
     optimal : bool
         ``residual <= tol``.
     objective : float
-        ``0.5*||x - w||^2 + lam*R(x) + l1*||x||_1`` (summed over slices).
+        ``0.5*||x - w||^2 + lam*R(x) + l1*||x||_1`` (summed over slices);
+        ``inf`` only when it exceeds the largest float64.
     n_clusters : int
         Number of clusters (groups of equal entries) of ``x``, over all slices.
 
@@ -111,9 +108,10 @@ def check_optimality(w, x, lam, *, l1=0.0, tol=None, axis=None, cluster_tol=0.0)
         Penalty weights, finite and ``>= 0``.
     tol : float, optional
         Tolerance on the residual. Default
-        ``10 * (eps_x * sqrt(N) + eps_64 * N) * max(|w|_max, |x|_max, lam, l1)``
-        for ``N`` entries: the rounding of ``x`` to its dtype (machine epsilon
-        ``eps_x``, independent per cluster) plus the float64 sums of the
+        ``10 * ((eps_x * sqrt(N) + eps_64 * N) * max(|w|_max, |x|_max, lam, l1)
+        + tiny_x * sqrt(N))`` for ``N`` entries: the rounding of ``x`` to its
+        dtype (machine epsilon ``eps_x``, independent per cluster, and at
+        least its smallest subnormal ``tiny_x``) plus the float64 sums of the
         certificate itself.
     axis : int or None, optional
         As in :func:`wsprox.prox`: ``None`` certifies one flattened vector,
@@ -140,6 +138,18 @@ def check_optimality(w, x, lam, *, l1=0.0, tol=None, axis=None, cluster_tol=0.0)
     :math:`O(d \log d)`: one sort of ``x`` and, within each cluster, of
     ``w - x``, then isotonic regression per cluster.
 
+    Finite and accurate at every magnitude. Where the sums of the residual
+    could overflow (the largest of ``w``, ``x``, ``lam``, ``l1`` within a
+    factor of about ``4 N`` of the largest float64), ``w``, ``x``, ``lam``,
+    ``l1`` and ``cluster_tol`` are first multiplied by a power of two
+    :math:`2^{-e}`, which is exact but for parts below :math:`2^{e-1074}`,
+    and the residual multiplied back; the clusters are those of ``x`` itself.
+    Every norm sums its squares at the scale of its largest term (a power
+    of two), so no square overflows or underflows on its own; the penalty
+    in the objective is :func:`wsprox.penalty`, accurate at every magnitude.
+    ``inf`` comes out only where the value exceeds the largest float64: the
+    objective of huge inputs, the residual of a candidate far from optimal.
+
     Examples
     --------
     >>> import numpy as np, wsprox
@@ -156,31 +166,62 @@ def check_optimality(w, x, lam, *, l1=0.0, tol=None, axis=None, cluster_tol=0.0)
     lam = check_penalty_weight(lam, "lam")
     l1 = check_penalty_weight(l1, "l1")
     axis = normalize_axis(axis, a.ndim)
+    cluster_tol = check_penalty_weight(cluster_tol, "cluster_tol")
     wr = to_rows(a, axis).astype(np.float64, copy=False)
     xr = to_rows(b, axis).astype(np.float64, copy=False)
     n, d = wr.shape
-
-    cluster_tol = check_penalty_weight(cluster_tol, "cluster_tol")
+    largest = max(finite_magnitude(wr, "w"), finite_magnitude(xr, "x"), lam, l1)
+    # The sums of the residual, at most 4 * size * largest, stay below 2**1022.
+    e = max(math.frexp(largest)[1] + (n * d).bit_length() - 1020, 0)
+    ws, xs = np.ldexp(wr, -e), np.ldexp(xr, -e)
     snap_distance = 0.0
     if cluster_tol > 0:
-        snapped = _snap(xr, cluster_tol)
-        snap_distance = float(np.linalg.norm(snapped - xr))
-        xr = snapped
-    magnitude = max(finite_magnitude(wr), finite_magnitude(xr))
-    scale = overflow_scale(magnitude, wr.size + xr.size, lam, l1)
-    residual, n_clusters = _residual(wr * scale, xr * scale, lam * scale, l1 * scale)
-    residual = residual / scale + snap_distance
-    pen = penalty(xr, axis=1).sum() if d > 1 else 0.0
-    with np.errstate(over="ignore"):
-        objective = 0.5 * float(np.sum((xr - wr) ** 2)) + lam * float(pen) + l1 * float(np.abs(xr).sum())
+        snapped = _snap(xs, _ldexp(cluster_tol, -e))
+        snap_distance = _norm(snapped - xs)
+        xs = snapped
+        xr = np.ldexp(xs, e)
+    # The clusters and signs are those of x itself, not of its scaled copy.
+    residual, n_clusters = _residual(ws - xs, xr, _ldexp(lam, -e), _ldexp(l1, -e))
+    residual = _ldexp(residual + snap_distance, e)
+    objective = _objective(wr, xr, lam, l1)
     if tol is None:
         size = max(n * d, 1)
-        rounding = np.finfo(b.dtype).eps * np.sqrt(size) + np.finfo(np.float64).eps * size
-        scale = max(float(np.abs(wr).max(initial=0.0)), float(np.abs(xr).max(initial=0.0)), lam, l1)
-        tol = 10.0 * rounding * scale
+        info = np.finfo(b.dtype)
+        rounding = info.eps * np.sqrt(size) + np.finfo(np.float64).eps * size
+        tol = 10.0 * (rounding * largest + info.smallest_subnormal * np.sqrt(size))
     else:
         tol = check_penalty_weight(tol, "tol")
-    return OptimalityCertificate(float(residual), float(tol), bool(residual <= tol), objective, n_clusters)
+    return OptimalityCertificate(residual, float(tol), bool(residual <= tol), objective, n_clusters)
+
+
+def _ldexp(value, exponent):
+    """``value * 2**exponent`` as a float, ``inf`` where that exceeds the largest float64."""
+    with np.errstate(over="ignore"):
+        return float(np.ldexp(value, exponent))
+
+
+def _norm(v):
+    """``||v||``, its squares summed at the scale of ``max|v|`` (a power of two):
+    ``inf`` only where its value exceeds the largest float."""
+    e = math.frexp(float(np.abs(v).max(initial=0.0)))[1]
+    return _ldexp(math.sqrt(float(np.sum(np.ldexp(v, -e) ** 2))), e)
+
+
+def _objective(wr, xr, lam, l1):
+    """``0.5*||x - w||^2 + lam*R(x) + l1*||x||_1``, each part at its own scale:
+    ``inf`` only where the objective exceeds the largest float."""
+    with np.errstate(over="ignore"):
+        distance = _norm(xr - wr)                       # xr - wr is inf only where its square is
+        e = math.frexp(float(np.abs(xr).max(initial=0.0)))[1]
+        xs = np.ldexp(xr, -e)
+        return (0.5 * distance * distance + _scaled_product(lam, float(penalty(xs, axis=1).sum()), e)
+                + _scaled_product(l1, float(np.abs(xs).sum()), e))
+
+
+def _scaled_product(a, b, e):
+    """``a * b * 2**e`` for finite ``a, b >= 0``, rounded once."""
+    (ma, ea), (mb, eb) = math.frexp(a), math.frexp(b)
+    return _ldexp(ma * mb, ea + eb + e)
 
 
 def _snap(xr, delta):
@@ -200,11 +241,11 @@ def _snap(xr, delta):
     return snapped
 
 
-def _residual(wr, xr, lam, l1):
-    n, d = wr.shape
+def _residual(r, xr, lam, l1):
+    # r = w - x (at the scale of lam and l1); xr gives the clusters and signs.
+    n, d = r.shape
     if n * d == 0:
         return 0.0, 0
-    r = wr - xr
     rows = np.repeat(np.arange(n), d)
     # Within each row: x ascending (the ranks), then w - x descending.
     order = np.lexsort((-r.ravel(), xr.ravel(), rows))
@@ -219,12 +260,15 @@ def _residual(wr, xr, lam, l1):
     first = np.repeat(rank[group_start], group_end - group_start)
     last = np.repeat(rank[group_end - 1], group_end - group_start)
     t = rs - lam * sorted_weights(d)[first + last - rank] - l1 * np.sign(xs)
-    return np.sqrt(_sum_sq_distance(t, group_start, group_end, xs, l1)), group_start.size
+    return _distance(t, group_start, group_end, xs, l1), group_start.size
 
 
 @njit(cache=True)
-def _sum_sq_distance(t, group_start, group_end, xs, l1):
-    total = 0.0
+def _distance(t, group_start, group_end, xs, l1):
+    # sqrt(sum m q^2) as scale * sqrt(ssq), scale the largest |q| so far (as
+    # LAPACK's dnrm2): a tiny residual does not underflow in its squares.
+    scale = 0.0
+    ssq = 0.0
     scratch_starts = np.empty(t.size + 1, dtype=np.int64)
     scratch_sums = np.empty(t.size)
     for g in range(group_start.size):
@@ -236,7 +280,10 @@ def _sum_sq_distance(t, group_start, group_end, xs, l1):
         for b in range(k):
             m = scratch_starts[b + 1] - scratch_starts[b]
             q = -scratch_sums[b] / m
-            if xs[a] == 0.0:
-                q = max(abs(q) - l1, 0.0)
-            total += m * q * q
-    return total
+            q = max(abs(q) - l1, 0.0) if xs[a] == 0.0 else abs(q)
+            if q > scale:
+                ssq = m + ssq * (scale / q) ** 2
+                scale = q
+            elif q > 0.0:
+                ssq += m * (q / scale) ** 2
+    return scale * np.sqrt(ssq)

@@ -47,7 +47,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import as_float_array, check_penalty_weight
+from ._validation import check_penalty_weight
+from .cpu.backend import as_float_array
 
 __all__ = ["Trajectories", "trajectories"]
 

@@ -1,7 +1,8 @@
 r"""Exact references for the prox: rational arithmetic and cvxpy.
 
 They are slow and meant for checking: :func:`prox_exact` is the ground truth
-(every operation exact in :class:`fractions.Fraction`), :func:`prox_cvxpy`
+(every operation exact in :class:`fractions.Fraction`), as is
+:func:`penalty_exact` for the penalty itself; :func:`prox_cvxpy`
 states the problem for a generic conic solver, literally
 (``formulation="pairwise"``) or in its :math:`O(d)` sorted form.
 """
@@ -12,9 +13,10 @@ from fractions import Fraction
 
 import numpy as np
 
-from ._validation import as_float_array, check_choice, check_penalty_weight
+from ._validation import check_choice, check_penalty_weight
+from .cpu.backend import as_float_array
 
-__all__ = ["prox_exact", "prox_cvxpy"]
+__all__ = ["penalty_exact", "prox_cvxpy", "prox_exact"]
 
 
 def _as_fraction(value, name):
@@ -106,6 +108,45 @@ def prox_exact(w, lam, *, l1=0, rational=False):
         out[:] = result
         return out.reshape(shape)
     return np.array([float(v) for v in result], dtype=np.float64).reshape(shape)
+
+
+def penalty_exact(w, *, rational=False):
+    r"""The penalty :math:`R(w) = \frac{1}{d-1}\sum_{i>j}|w_i - w_j|` in exact rational arithmetic.
+
+    Sorts ``w`` and sums :math:`c_k x_k`, :math:`c_k = (2k - d - 1)/(d - 1)`,
+    in :class:`fractions.Fraction`: the exact penalty of the floats given.
+
+    Parameters
+    ----------
+    w : array_like
+        Real, finite numbers; may hold :class:`~fractions.Fraction` or
+        Python ``int`` objects. Treated as one flattened vector.
+    rational : bool, optional
+        Return the :class:`~fractions.Fraction` instead of its float.
+
+    Returns
+    -------
+    float or Fraction
+        The penalty; as a float correctly rounded, ``inf`` when it exceeds the
+        largest float64. Zero for ``d <= 1``.
+
+    Examples
+    --------
+    >>> from wsprox.reference import penalty_exact
+    >>> penalty_exact([0, 1, 3], rational=True)
+    Fraction(3, 1)
+    >>> penalty_exact([-1e308, 1e308, 1e308])   # 2e308 does not fit a float
+    inf
+    """
+    values = sorted(_fraction_vector(w)[1])
+    d = len(values)
+    r = sum((2 * k - d - 1) * v for k, v in enumerate(values, 1)) / (d - 1) if d > 1 else Fraction(0)
+    if rational:
+        return r
+    try:
+        return float(r)
+    except OverflowError:
+        return float("inf")
 
 
 def prox_cvxpy(w, lam, *, l1=0.0, formulation="pairwise", solver="SCS", eps=1e-12, **solver_options):

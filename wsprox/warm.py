@@ -13,6 +13,8 @@ the call makes one. The answer is the exact prox either way.
 """
 from __future__ import annotations
 
+import threading
+
 from .cpu.workspace import Workspace
 
 __all__ = ["ProxState"]
@@ -26,8 +28,14 @@ class ProxState:
     pipeline (:mod:`wsprox.cpu.workspace`), about 40 bytes per entry in all,
     which later calls reuse (``del state`` frees them). A call on an input
     of another shape (rows and length) than the last one starts cold and
-    replaces them. See :func:`wsprox.cpu.ranking.resort_rows` for when the
+    replaces them. See :func:`wsprox.cpu.repair.resort_rows` for when the
     order is repaired and when it is sorted afresh.
+
+    A state may be shared between threads: a call holds the state's lock
+    while it uses the state, so concurrent calls take turns (each gets its
+    exact prox). It pickles and copies as a fresh, cold state: the order and
+    the work arrays are caches, not worth saving with a checkpoint. CPU
+    backend only.
 
     Attributes
     ----------
@@ -38,6 +46,8 @@ class ProxState:
         from scratch, as on the first call).
     workspace : wsprox.cpu.workspace.Workspace
         The reusable work arrays.
+    lock : threading.Lock
+        Held by a prox call while it reads and writes the state.
 
     Examples
     --------
@@ -60,6 +70,13 @@ class ProxState:
         self.order = None
         self.reused = False
         self.workspace = Workspace()
+        self.lock = threading.Lock()
+
+    def __getstate__(self):
+        return {}
+
+    def __setstate__(self, state):
+        self.__init__()
 
     def __repr__(self):
         shape = None if self.order is None else self.order.shape

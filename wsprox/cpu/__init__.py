@@ -16,28 +16,14 @@ Every algorithm module exposes the same kernel,
 and :func:`wsprox.cpu.pipeline.prox_rows` does the rest (rank, gather, block
 values, soft-threshold, scatter), identical for every algorithm.
 """
-from . import end_collisions, imminent_collisions, pava, search_collisions
+from .backend import BACKEND
 from .pipeline import prox_rows
 
 #: The collision algorithms of this backend, by method name.
-SOLVERS = {
-    "pava": pava.solve,
-    "end_collisions": end_collisions.solve,
-    "imminent_collisions": imminent_collisions.solve,
-    "search_collisions": search_collisions.solve,
-}
+SOLVERS = BACKEND.solvers
 
+#: The method ``method="auto"`` picks on this backend for ``n_rows`` rows:
+#: PAVA, whatever the rows (:math:`O(d)` per row, and the fastest on a few cores).
+auto_method = BACKEND.auto_method
 
-def auto_method(n_rows):
-    """The method ``method="auto"`` picks on this backend: PAVA, whatever the
-    rows (:math:`O(d)` per row, and the fastest on a few cores).
-
-    Examples
-    --------
-    >>> auto_method(1)
-    'pava'
-    """
-    return "pava"
-
-
-__all__ = ["SOLVERS", "auto_method", "prox_rows"]
+__all__ = ["BACKEND", "SOLVERS", "auto_method", "prox_rows"]

@@ -26,7 +26,7 @@ from numba import njit
 
 from .scan import last_argmin_prefix_means
 
-__all__ = ["solve", "end_collisions_row"]
+__all__ = ["end_collisions_row", "solve"]
 
 
 @njit(cache=True)

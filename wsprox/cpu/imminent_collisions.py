@@ -29,7 +29,7 @@ from numba import njit, prange
 from .blocks import block_value
 from .scan import compact
 
-__all__ = ["solve", "imminent_collisions_row"]
+__all__ = ["imminent_collisions_row", "solve"]
 
 
 @njit(cache=True, parallel=True)

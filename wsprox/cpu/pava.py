@@ -18,9 +18,9 @@ sequentially; ``rounds`` is ``d``, the sequential steps of the row.
 from numba import njit, prange
 
 from .blocks import block_value
-from .kernels import kernel
+from .parallel import kernel
 
-__all__ = ["solve", "pava_row"]
+__all__ = ["pava_row", "solve"]
 
 
 def _pava_row(x, lam, starts, sums):

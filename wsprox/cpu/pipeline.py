@@ -4,7 +4,7 @@ For each row ``w`` of a batch:
 
 1. rank: an ascending ``order`` of ``w`` and ``x = w[order]`` (float64), by
    the packed-key sort of :mod:`wsprox.cpu.ranking`, or, warm, by repairing
-   the order of a previous call;
+   the order of a previous call (:mod:`wsprox.cpu.repair`);
 2. collide: ``solve`` partitions ``0..d-1`` into the blocks of the isotonic
    regression of ``z = x + v`` (:mod:`wsprox.cpu` states the contract);
 3. settle and scatter, in one pass: every block's value,
@@ -19,8 +19,9 @@ import numpy as np
 from numba import njit, prange
 
 from .blocks import block_value
-from .kernels import kernel, row_parts, threads_for
-from .ranking import resort_rows, sort_rows
+from .parallel import kernel, row_parts, serial_unless_large
+from .ranking import sort_rows
+from .repair import resort_rows
 from .workspace import default_workspace
 
 __all__ = ["prox_rows"]
@@ -77,7 +78,7 @@ def prox_rows(solve, rows, lam, l1, out, labels=None, *, warm=None):
     sums = work.array("keys", (n, d), np.uint64).view(np.float64)  # the keys are spent
     counts = np.empty(n, dtype=np.int64)
     rounds = np.zeros(n, dtype=np.int64)
-    with threads_for(n * d):
+    with serial_unless_large(n * d):
         solve(x, lam, starts, counts, rounds, sums)
     parts = row_parts(n, d)
     _settle(x, starts, counts, order, lam, l1, parts, out)

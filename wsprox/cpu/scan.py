@@ -34,7 +34,7 @@ from numba import njit, prange
 
 from .blocks import block_value
 
-__all__ = ["CHUNK", "inclusive_scan", "compact", "last_argmin_prefix_means"]
+__all__ = ["CHUNK", "compact", "inclusive_scan", "last_argmin_prefix_means"]
 
 #: Particles per chunk of the parallel scans.
 CHUNK = 4096

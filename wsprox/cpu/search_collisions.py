@@ -40,7 +40,7 @@ from numba import njit, prange
 
 from .scan import compact, last_argmin_prefix_means
 
-__all__ = ["solve", "search_collisions_row"]
+__all__ = ["search_collisions_row", "solve"]
 
 
 @njit(cache=True, parallel=True)

@@ -32,10 +32,9 @@ host round trip. Batches fill the GPU with rows; a single long row keeps one
 multiprocessor busy (grid-wide scans, one launch per round, are the way to
 spread it over the whole GPU).
 """
-from . import end_collisions, imminent_collisions, pava, search_collisions
 from ._device import cuda as _cuda
-from ._device import is_device_array, require_device, simulated, synchronize
-from .front import prox_device, prox_host_rows
+from ._device import require_device, simulated, synchronize
+from .backend import BACKEND
 from .pipeline import prox_rows
 
 #: Copy a host array to the device (:func:`numba.cuda.to_device`).
@@ -44,44 +43,21 @@ to_device = _cuda.to_device
 device_array = _cuda.device_array
 
 #: The collision algorithms of this backend, by method name.
-SOLVERS = {
-    "pava": pava.solve,
-    "end_collisions": end_collisions.solve,
-    "imminent_collisions": imminent_collisions.solve,
-    "search_collisions": search_collisions.solve,
-}
+SOLVERS = BACKEND.solvers
 
-
-def auto_method(n_rows):
-    """The method ``method="auto"`` picks on this backend for ``n_rows`` rows.
-
-    A batch: ``"pava"``, one thread per row, :math:`O(d)` whatever the input.
-    One row: ``"imminent_collisions"``, a whole block of threads on the row
-    (few rounds on typical inputs, where PAVA's single thread is 3x slower).
-    Measured on an H100 (float64, ``n`` rows of ``d``): PAVA is as fast or
-    faster on every batch of 1024 rows or more (d = 8192, n = 8192: 80 against
-    100 ms) and at most 11% slower on a few long rows (d = 8192, n = 128), and
-    the worst-case rows that take imminent collisions ``d`` rounds cost it
-    nothing more (``growing_cluster`` at d = 1e4: 9 against 592 ms).
-
-    Examples
-    --------
-    >>> auto_method(1), auto_method(4096)
-    ('imminent_collisions', 'pava')
-    """
-    return "imminent_collisions" if n_rows == 1 else "pava"
-
+#: The method ``method="auto"`` picks on this backend for ``n_rows`` rows
+#: (:meth:`wsprox.cuda.backend.CUDABackend.auto_method`): PAVA for a batch,
+#: imminent collisions for one row.
+auto_method = BACKEND.auto_method
 
 __all__ = [
+    "BACKEND",
     "SOLVERS",
     "auto_method",
     "prox_rows",
-    "prox_host_rows",
-    "prox_device",
     "synchronize",
     "to_device",
     "device_array",
     "require_device",
     "simulated",
-    "is_device_array",
 ]

@@ -19,8 +19,7 @@ __all__ = [
     "threads_for",
     "require_device",
     "simulated",
-    "is_device_array",
-    "as_device_array",
+    "grid_1d",
     "synchronize",
     "retarget",
 ]
@@ -74,35 +73,20 @@ def require_device():
         )
 
 
-def is_device_array(obj):
-    """Whether ``obj`` lives on the CUDA device: it has the CUDA array
-    interface (CuPy, PyTorch CUDA tensors, Numba) or is a Numba device array
-    (the simulator's have no interface).
+def grid_1d(size, threads=128):
+    """``(blocks, threads)`` of a launch with one thread per item of ``size``.
+
+    The launch geometry of every elementwise kernel of :mod:`wsprox.cuda`
+    (``kernel[grid_1d(n)](...)``, then ``if cuda.grid(1) < n``).
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from wsprox.cuda import is_device_array, _device
-    >>> is_device_array(np.ones(2)), is_device_array(_device.cuda.to_device(np.ones(2)))
-    (False, True)
+    >>> from wsprox.cuda._device import grid_1d
+    >>> grid_1d(1000), grid_1d(5)
+    ((8, 128), (1, 5))
     """
-    return hasattr(obj, "__cuda_array_interface__") or cuda.devicearray.is_cuda_ndarray(obj)
-
-
-def as_device_array(obj):
-    """A Numba device array viewing ``obj``'s memory (no copy).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from wsprox.cuda import _device
-    >>> a = _device.cuda.to_device(np.ones(2))
-    >>> _device.as_device_array(a) is a
-    True
-    """
-    if cuda.devicearray.is_cuda_ndarray(obj):
-        return obj
-    return cuda.as_cuda_array(obj)
+    threads = max(1, min(size, threads))
+    return (size + threads - 1) // threads, threads
 
 
 def synchronize():

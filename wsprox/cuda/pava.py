@@ -16,13 +16,10 @@ in ``starts`` (the output) and a float64 scratch row of block sums.
 ``rounds`` is ``d``.
 """
 from ..cpu.pava import _pava_row
-from ._device import cuda, retarget
+from ._device import cuda, grid_1d, retarget
 from .blocks import block_value
 
 __all__ = ["solve", "pava_row"]
-
-_THREADS = 64
-
 
 #: The sequential PAVA of one row: the host's Python source, compiled for the
 #: device with the device's ``block_value``.
@@ -54,5 +51,4 @@ def solve(x, lam, starts, counts, rounds):
     """
     n, d = x.shape
     sums = cuda.device_array((n, d), dtype=x.dtype)
-    threads = min(n, _THREADS)
-    _pava_rows[(n + threads - 1) // threads, threads](x, lam, starts, sums, counts, rounds)
+    _pava_rows[grid_1d(n, 64)](x, lam, starts, sums, counts, rounds)

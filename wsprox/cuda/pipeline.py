@@ -7,8 +7,10 @@ The mirror of :mod:`wsprox.cpu.pipeline`, every step on the device:
 2. collide: ``solve`` partitions ``0..d-1`` into the blocks of the isotonic
    regression of ``z = x + v`` (:mod:`wsprox.cuda` states the contract);
 3. settle (one kernel, one CUDA block per row, block-level scans of
-   :mod:`wsprox.cuda.scan`): block sums of ``x`` in float64 (a segmented
-   scan), block values ``mean + lam (d-1-a-b)/(d-1)``, a running max over the
+   :mod:`wsprox.cuda.scan`): block sums of the offsets of ``x`` from the
+   block's first value in float64 (segmented scans), block values
+   ``first + mean offset + lam (d-1-a-b)/(d-1)`` as on the CPU (so a block of
+   equal values keeps their value exactly), a running max over the
    blocks (rounding can leave neighbours a few ulps out of order), the
    soft-threshold by ``l1``, the scatter ``out[order[k]] = value of the block
    of k`` (the block of ``k`` is a prefix count of block starts), and the
@@ -16,6 +18,8 @@ The mirror of :mod:`wsprox.cpu.pipeline`, every step on the device:
 
 Steps 1 and 3 are the same for every algorithm.
 """
+import math
+
 import numpy as np
 
 from ._device import cuda, threads_for
@@ -37,17 +41,26 @@ def _settle(x, order, starts, counts, lam, l1, out, labels, want_labels, fv, iv,
     fvr, ivr, flr, valr, vir = fv[r], iv[r], fl[r], vals[r], vi[r]
     for k in range(t, d, T):
         flr[k] = 0
-        fvr[k] = xr[k]
         ivr[k] = 0
+        valr[k] = -math.inf
     cuda.syncthreads()
     for b in range(t, nb, T):
         flr[st[b]] = 1
+        valr[st[b]] = xr[st[b]]
     cuda.syncthreads()
-    # Block sums in float64: a scan restarting at every block start.
+    # Every entry's offset from its block's first value (spread by a scan
+    # restarting at every block start), then the blocks' sums of the offsets:
+    # the CPU's block value, exact for a block of equal values.
+    seg_scan(MAX, valr, ivr, flr, True, d)
+    for k in range(t, d, T):
+        fvr[k] = xr[k] - valr[k]
+        ivr[k] = 0
+    cuda.syncthreads()
     seg_scan(SUM, fvr, ivr, flr, True, d)
     for b in range(t, nb, T):
+        a = st[b]
         e = st[b + 1] - 1
-        valr[b] = block_value(fvr[e], lam, d, st[b], e)
+        valr[b] = xr[a] + block_value(fvr[e], lam, d, a, e)
         vir[b] = 0
     cuda.syncthreads()
     seg_scan(MAX, valr, vir, flr, False, nb)

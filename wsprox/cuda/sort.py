@@ -21,11 +21,9 @@ prox does not see (tied entries always share a cluster).
 """
 import numpy as np
 
-from ._device import cuda
+from ._device import cuda, grid_1d
 
 __all__ = ["rank_rows"]
-
-_THREADS = 128
 
 
 @cuda.jit
@@ -85,11 +83,6 @@ def _gather(rows, order, x):
         x[r, k] = rows[r, order[r, k]]
 
 
-def _launch(size):
-    threads = min(size, _THREADS)
-    return (size + threads - 1) // threads, threads
-
-
 def bitonic_argsort(rows):
     """Ascending order (int64) and sorted values (float64) of every row, by a bitonic network.
 
@@ -107,7 +100,7 @@ def bitonic_argsort(rows):
         p *= 2
     keys = cuda.device_array((n, p), dtype=np.float64)
     index = cuda.device_array((n, p), dtype=np.int64)
-    grid = _launch(n * p)
+    grid = grid_1d(n * p)
     _load[grid](rows, keys, index)
     k = 2
     while k <= p:
@@ -118,7 +111,7 @@ def bitonic_argsort(rows):
         k *= 2
     x = cuda.device_array((n, d), dtype=np.float64)
     order = cuda.device_array((n, d), dtype=np.int64)
-    _store[_launch(n * d)](keys, index, x, order)
+    _store[grid_1d(n * d)](keys, index, x, order)
     return order, x
 
 
@@ -148,5 +141,5 @@ def rank_rows(rows, owner=None):
     else:
         return bitonic_argsort(rows)
     x = cuda.device_array(rows.shape, dtype=np.float64)
-    _gather[_launch(rows.size)](rows, order, x)
+    _gather[grid_1d(rows.size)](rows, order, x)
     return order, x

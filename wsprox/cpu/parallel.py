@@ -1,12 +1,17 @@
-"""Parallel Numba kernels that run on one thread when the work is small.
+"""Threading policy of the CPU backend: which passes run on several threads.
 
 A ``parallel=True`` kernel wakes every thread of the pool and waits for the
 last one at the end of each ``prange`` loop. On a busy machine a thread may
 wait a whole scheduler time slice (milliseconds) for a core, which costs
-more than a pass over a million entries. :func:`kernel` compiles a function
-twice, threaded and serial (``prange`` is then ``range``), and the call picks
-the threaded one only when its first argument has at least
-:data:`THREADED_MIN` entries.
+more than a pass over a million entries. So a pass runs on all of Numba's
+threads only when it has at least :data:`THREADED_MIN` entries
+(:func:`threaded`), and then splits a single row among the threads or a
+batch by rows (:func:`row_parts`). :func:`kernel` compiles a function twice,
+threaded and serial (``prange`` is then ``range``), and the call picks the
+threaded one only when its first argument is that large;
+:func:`serial_unless_large` does the same for kernels that call other
+parallel kernels. :func:`passive_openmp` asks OpenMP's idle workers to sleep
+at once instead of spinning.
 """
 import os
 import types
@@ -14,7 +19,7 @@ from contextlib import contextmanager
 
 from numba import get_num_threads, njit, set_num_threads
 
-__all__ = ["THREADED_MIN", "kernel", "passive_openmp", "row_parts", "threaded", "threads_for"]
+__all__ = ["THREADED_MIN", "kernel", "passive_openmp", "row_parts", "serial_unless_large", "threaded"]
 
 #: Entries from which a pass runs on all of Numba's threads.
 THREADED_MIN = 1 << 17
@@ -44,7 +49,7 @@ def row_parts(n, d):
 
 
 @contextmanager
-def threads_for(size):
+def serial_unless_large(size):
     """Run Numba's parallel kernels on one thread unless a pass is large.
 
     For kernels that call other parallel kernels (the collision algorithms
@@ -53,7 +58,7 @@ def threads_for(size):
     Examples
     --------
     >>> import numba
-    >>> with threads_for(1000):
+    >>> with serial_unless_large(1000):
     ...     numba.get_num_threads()
     1
     """
@@ -112,7 +117,7 @@ class kernel:
     cannot be cached):
 
     >>> import numpy as np
-    >>> from wsprox.cpu.ranking import _is_sorted
+    >>> from wsprox.cpu.repair import _is_sorted
     >>> _is_sorted.threaded.targetoptions["parallel"], "parallel" in _is_sorted.serial.targetoptions
     (True, False)
     >>> bool(_is_sorted(np.array([[1.0, 2.0, 2.0]]), 1))

@@ -1,0 +1,158 @@
+r"""The backend interface: what :func:`wsprox.prox` asks of :mod:`wsprox.cpu` and :mod:`wsprox.cuda`.
+
+The front door (:mod:`wsprox._prox`) is written once, for every backend and
+every kind of array:
+
+.. code-block:: text
+
+    check lam, l1, backend, method, warm          (wsprox._validation: pure Python)
+    a      = backend.asarray(w)                   the backend's own array, real dtype
+    target = backend.check_out(out, w, ...)       out checked before anything is computed
+    m      = backend.finite_magnitude(a)          one pass: NaN/inf named, the magnitude
+    s      = overflow_scale(m, size, lam, l1)     a power of two, 1 in every ordinary case
+    rows   = backend.to_rows(a, axis, dtype, s)   (n, d) rows of the result dtype, times s
+    backend.prox_rows(solve, rows, s lam, s l1, out_rows, labels, warm)
+    backend.unscale(out_rows, s)                  exact: s is a power of two
+    x      = backend.wrap(backend.from_rows(out_rows, ...), w, out)
+
+A backend is one :class:`Backend` object (``wsprox.cpu.BACKEND``,
+``wsprox.cuda.BACKEND``); :func:`get_backend` imports it on first use, so
+``import wsprox`` never imports :mod:`numba.cuda`. :func:`is_device_array`
+is the one test of where an array lives.
+"""
+from __future__ import annotations
+
+import abc
+import importlib
+
+__all__ = ["BACKENDS", "METHODS", "Backend", "get_backend", "is_device_array", "solvers"]
+
+#: The collision algorithms, by method name: every backend has one module of
+#: each name with a ``solve`` kernel.
+METHODS = ("pava", "end_collisions", "imminent_collisions", "search_collisions")
+
+#: Backend names accepted by ``backend=``.
+BACKENDS = ("auto", "cpu", "cuda")
+
+
+def is_device_array(obj) -> bool:
+    """Whether ``obj`` lives on a CUDA device: a PyTorch CUDA tensor, an
+    object with ``__cuda_array_interface__`` (CuPy, Numba), or a device array
+    of Numba's CUDA simulator. Imports nothing.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> is_device_array(np.ones(3)), is_device_array([1.0])
+    (False, False)
+    """
+    module = type(obj).__module__
+    if module.split(".")[0] == "torch":
+        # A CUDA tensor that requires grad raises on __cuda_array_interface__.
+        return bool(getattr(obj, "is_cuda", False))
+    return hasattr(obj, "__cuda_array_interface__") or module.startswith("numba.cuda")
+
+
+def solvers(package: str) -> dict:
+    """``{method: package.<method>.solve}`` for every name of :data:`METHODS`.
+
+    Examples
+    --------
+    >>> sorted(solvers("wsprox.cpu")) == sorted(METHODS)
+    True
+    """
+    return {m: importlib.import_module(f"{package}.{m}").solve for m in METHODS}
+
+
+def get_backend(name: str) -> Backend:
+    """The backend called ``name`` (``"cpu"`` or ``"cuda"``), imported on first use.
+
+    Examples
+    --------
+    >>> get_backend("cpu").name
+    'cpu'
+    """
+    return importlib.import_module(f"wsprox.{name}").BACKEND
+
+
+class Backend(abc.ABC):
+    """Where the prox is computed, and how its arrays go in and out.
+
+    Arrays called *native* are the backend's own (NumPy arrays on the CPU,
+    Numba device arrays on CUDA). Every method validates what it is given
+    and raises the front door's errors (:class:`ValueError` or
+    :class:`TypeError` naming the argument), so that nothing malformed
+    reaches a kernel.
+
+    Attributes
+    ----------
+    name : str
+        ``"cpu"`` or ``"cuda"``.
+    solvers : dict
+        The collision kernels by method name (:data:`METHODS`), with the
+        contract of :mod:`wsprox.cpu` or :mod:`wsprox.cuda`.
+    """
+
+    name: str
+    solvers: dict
+
+    @abc.abstractmethod
+    def auto_method(self, n_rows: int) -> str:
+        """The method that ``method="auto"`` runs for ``n_rows`` rows."""
+
+    @abc.abstractmethod
+    def check_warm(self, warm) -> None:
+        """Raise unless ``warm`` (a validated ProxState or None) can be used here."""
+
+    @abc.abstractmethod
+    def asarray(self, w, name: str):
+        """``w`` as a native array of a real dtype (bool, integer or floating);
+        never a copy of a native array, never modified."""
+
+    @abc.abstractmethod
+    def check_out(self, out, w, shape: tuple, dtype):
+        """Check ``out`` (None, or the caller's array for the result of the
+        input ``w``); return a native view of it to write into, or None."""
+
+    @abc.abstractmethod
+    def finite_magnitude(self, a, name: str) -> float:
+        """The largest magnitude in the native array ``a`` (0 when empty), in
+        one pass; a ValueError naming the first NaN or infinity."""
+
+    @abc.abstractmethod
+    def to_rows(self, a, axis, dtype, scale: float):
+        """C-contiguous ``(n, d)`` rows of ``scale * a`` in ``dtype``: the
+        slices along ``axis``, or one row for ``axis=None``; a view of ``a``
+        where no cast, scale or copy is needed, and then only read."""
+
+    @abc.abstractmethod
+    def rows_view(self, target, axis):
+        """A ``(n, d)`` C-contiguous view of the native ``target``, or None."""
+
+    @abc.abstractmethod
+    def empty(self, shape: tuple, dtype):
+        """An uninitialised native array."""
+
+    @abc.abstractmethod
+    def prox_rows(self, solve, rows, lam: float, l1: float, out, labels=None, warm=None):
+        """Prox every row of ``rows`` into ``out`` (and the cluster labels into
+        ``labels``) with the kernel ``solve``; returns ``(n_clusters, rounds)``
+        per row, native int64 arrays."""
+
+    @abc.abstractmethod
+    def unscale(self, rows, scale: float) -> None:
+        """``rows /= scale`` in place."""
+
+    @abc.abstractmethod
+    def from_rows(self, rows, shape: tuple, axis, target=None):
+        """The inverse of :meth:`to_rows`: a native array of ``shape``, written
+        into ``target`` when it is given (it is then returned)."""
+
+    @abc.abstractmethod
+    def wrap(self, x, w, out):
+        """The result ``x`` as the caller expects it: ``out`` when given, else
+        an array of the kind of the input ``w``."""
+
+    @abc.abstractmethod
+    def to_host(self, a):
+        """A native array as a NumPy array."""
