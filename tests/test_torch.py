@@ -1,5 +1,7 @@
 """wsprox.torch: in-place prox of tensors, proximal SGD, differentiable R, sharing tools."""
+import copy
 import io
+import re
 import subprocess
 import sys
 
@@ -13,6 +15,7 @@ torch = pytest.importorskip("torch")
 import wsprox
 import wsprox.torch as wt
 from conftest import lams, vectors
+from wsprox.cpu import SOLVERS
 from wsprox.penalty import sorted_weights
 
 NP_DTYPE = {torch.float32: np.float32, torch.float64: np.float64}
@@ -99,6 +102,56 @@ def test_prox_rejects_bad_options(kwargs, error, match):
     with pytest.raises(error, match=match):
         wt.prox_(t, **kwargs)
     assert torch.equal(t, before)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda s: s[:3].expand(4, 3), "expanded: its 4 entries along dimension 0 share memory"),
+    (lambda s: s[:1].expand(5), "expanded: its 5 entries along dimension 0"),
+    (lambda s: s.as_strided((3, 2), (1, 1)), r"overlapping memory \(shape \(3, 2\), strides \(1, 1\)\)"),
+    (lambda s: s.as_strided((3, 2, 2), (5, 2, 3)), "overlapping memory"),   # offset 5 twice
+], ids=["expanded-2d", "expanded-1d", "overlapping", "overlapping-3d"])
+def test_prox_rejects_tensors_whose_entries_share_memory_before_computing(monkeypatch, make, match):
+    storage = torch.arange(16.0)
+    before = storage.clone()
+    monkeypatch.setattr(wt, "_prox", lambda *args, **kwargs: pytest.fail("the prox was computed"))
+    with pytest.raises(ValueError, match=match):
+        wt.prox_(make(storage), 1.0)
+    assert torch.equal(storage, before)
+
+
+def test_prox_of_a_strided_view_whose_entries_are_distinct_writes_through():
+    # Strides (2, 3) for shape (3, 2) reach offsets 0, 3, 2, 5, 4, 7: distinct though interleaved.
+    storage = torch.randn(8, dtype=torch.float64)
+    view = storage.as_strided((3, 2), (2, 3))
+    original = storage.clone()
+    expected = wsprox.prox(view.numpy().copy(), 0.4)
+    wt.prox_(view, 0.4)
+    np.testing.assert_array_equal(storage.as_strided((3, 2), (2, 3)).numpy(), expected)
+    np.testing.assert_array_equal(storage[[1, 6]].numpy(), original[[1, 6]].numpy())   # not in the view
+
+
+@pytest.mark.parametrize("make_view", [
+    lambda base: torch._neg_view(base),          # contiguous
+    lambda base: torch._neg_view(base).t(),      # and not
+], ids=["contiguous", "transposed"])
+def test_prox_of_a_negative_view_proxes_the_values_it_shows(make_view):
+    base = torch.randn(3, 5, dtype=torch.float64)
+    view = make_view(base)
+    assert view.is_neg()
+    shown = view.resolve_neg().numpy().copy()
+    assert wt.prox_(view, 0.8, axis=1) is view
+    np.testing.assert_array_equal(view.resolve_neg().numpy(), wsprox.prox(shown, 0.8, axis=1))
+    np.testing.assert_array_equal(make_view(base).resolve_neg().numpy(), wsprox.prox(shown, 0.8, axis=1))
+
+
+def test_prox_of_the_imaginary_part_of_a_conjugate_writes_into_the_complex_tensor():
+    z = torch.randn(7, dtype=torch.complex128)
+    real, imag = z.real.clone(), z.imag.clone()
+    view = z.conj().imag                          # a strided negative view of z's storage
+    assert view.is_neg() and not view.is_contiguous()
+    wt.prox_(view, 0.5, l1=0.1)
+    np.testing.assert_array_equal(z.real.numpy(), real.numpy())
+    np.testing.assert_array_equal(z.imag.numpy(), -wsprox.prox(-imag.numpy(), 0.5, l1=0.1))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
@@ -205,6 +258,26 @@ def test_tie_rejects_bad_arguments(tensor, labels, error, match):
         wt.tie_(tensor, labels)
 
 
+@given(w=vectors(min_size=2), data=st.data())
+def test_tie_memory_does_not_grow_with_the_label_values(w, data):
+    # The label 2**62 is always used: no tensor of that many entries can even be asked for, so
+    # memory that grows with the labels fails at once. Huge labels tie like their ranks.
+    values = data.draw(st.lists(st.integers(0, 2**62 - 1), max_size=3, unique=True)) + [2**62]
+    ranks = np.array(data.draw(st.lists(st.integers(0, len(values) - 1), min_size=w.size, max_size=w.size)))
+    ranks[0] = len(values) - 1
+    huge, small = torch.tensor(w), torch.tensor(w)
+    wt.tie_(huge, torch.tensor(np.array(values)[ranks]))
+    wt.tie_(small, torch.tensor(ranks))
+    assert torch.equal(huge, small)
+
+
+def test_tie_rejects_an_expanded_tensor_before_computing():
+    base = torch.tensor([1.0, 2.0])
+    with pytest.raises(ValueError, match="tensor is expanded"):
+        wt.tie_(base.expand(3, 2), torch.tensor([[0, 1], [1, 0], [0, 0]]))
+    assert torch.equal(base, torch.tensor([1.0, 2.0]))
+
+
 def test_sharing_stats():
     one_value = wt.sharing_stats(torch.full((10,), 0.25, dtype=torch.float64))
     assert one_value == wt.SharingStats(n_distinct=1, zero_fraction=0.0, compression_ratio=10.0)
@@ -277,7 +350,8 @@ def test_groups_use_their_own_strength_l1_axis_and_lr():
     a, b, c = _tensors((5,), (3, 4), (6,))
     opt = torch.optim.SGD([{"params": [a, c], "lr": 0.1}, {"params": [b], "lr": 0.5}], lr=0.1)
     wsp = wt.WeightSharingProx(
-        [{"params": [a]}, {"params": [b], "strength": 2.0, "axis": 1}, {"params": c, "l1": 0.4}],
+        [{"params": [a]}, {"params": [b], "strength": 2.0, "axis": 1, "method": "search_collisions"},
+         {"params": c, "l1": 0.4}],
         strength=1.0, optimizer=opt,
     )
     a0, b0, c0 = _snapshot([a, b, c])
@@ -308,45 +382,169 @@ def test_without_lr_scaling_strength_is_the_prox_weight():
     np.testing.assert_array_equal(q.detach().numpy(), wsprox.prox(q0, 0.6))
 
 
-def test_state_dict_round_trip():
+def test_is_a_torch_optimizer_with_its_api():
+    p, q = _tensors((6,), (2, 3))
+    opt = torch.optim.SGD([p, q], lr=0.5)
+    wsp = wt.WeightSharingProx([p], 0.4, optimizer=opt)
+    assert isinstance(wsp, torch.optim.Optimizer)
+    wsp.add_param_group({"params": q, "axis": 1, "method": "end_collisions"})
+    assert [(g["strength"], g["axis"], g["method"]) for g in wsp.param_groups] == [
+        (0.4, None, "auto"), (0.4, 1, "end_collisions")]
+    p.grad = torch.ones_like(p)
+    wsp.zero_grad()
+    assert p.grad is None
+    calls = []
+    wsp.register_step_post_hook(lambda optimizer, args, kwargs: calls.append(optimizer))
+    p0, q0 = _snapshot([p, q])
+    assert wsp.step(lambda: 7.0) == 7.0                 # a closure's loss comes back
+    assert calls == [wsp]
+    np.testing.assert_array_equal(p.detach().numpy(), wsprox.prox(p0, 0.5 * 0.4))
+    np.testing.assert_array_equal(q.detach().numpy(), wsprox.prox(q0, 0.5 * 0.4, axis=1))
+
+
+def test_each_cpu_parameter_keeps_a_warm_start_between_steps(monkeypatch):
+    p, q = _tensors((50,), (4, 30))
+    wsp = wt.WeightSharingProx([{"params": [p]}, {"params": [q], "axis": 1}], 0.05, scale_by_lr=False)
+    passed, real = [], wt._prox
+
+    def spy(w, lam, *, warm, **options):
+        passed.append(warm)
+        return real(w, lam, warm=warm, **options)
+
+    monkeypatch.setattr(wt, "_prox", spy)
+    for _ in range(3):
+        p0, q0 = _snapshot([p, q])
+        wsp.step()
+        np.testing.assert_array_equal(p.detach().numpy(), wsprox.prox(p0, 0.05))
+        np.testing.assert_array_equal(q.detach().numpy(), wsprox.prox(q0, 0.05, axis=1))
+    warm_p, warm_q = wsp.state[p]["warm"], wsp.state[q]["warm"]
+    assert isinstance(warm_p, wsprox.ProxState) and isinstance(warm_q, wsprox.ProxState)
+    assert all(a is b for a, b in zip(passed, [warm_p, warm_q] * 3, strict=True))
+    assert warm_q.order.shape == (4, 30)
+    assert warm_p.reused and warm_q.reused    # a prox keeps the order: the later steps repaired it
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_parameters_are_proxed_without_a_warm_start():
+    p = torch.randn(3, 40, device="cuda")
+    wsp = wt.WeightSharingProx([p], 0.3, axis=1, scale_by_lr=False)
+    expected = wsprox.prox(p.cpu().numpy(), 0.3, axis=1)
+    wsp.step()
+    np.testing.assert_allclose(p.cpu().numpy(), expected, rtol=1e-6, atol=1e-6)
+    assert "warm" not in wsp.state[p]
+
+
+def test_state_dict_round_trips_through_torch_save_into_a_fresh_object():
     p, q = _tensors((6,), (2, 5))
     opt = torch.optim.SGD([p, q], lr=0.2)
     saved = wt.WeightSharingProx(
-        [{"params": [p], "strength": 3.0, "l1": 0.1}, {"params": [q], "axis": 1}], 0.5, optimizer=opt
-    )
+        [{"params": [p], "strength": 3.0, "l1": 0.1, "method": "imminent_collisions"},
+         {"params": [q], "axis": 1}], 0.5, optimizer=opt)
+    saved.step()                                        # warm starts exist now
+    state = saved.state_dict()
+    assert state["state"] == {}
+    assert state["param_groups"] == [
+        {"strength": 3.0, "l1": 0.1, "axis": None, "method": "imminent_collisions", "params": [0]},
+        {"strength": 0.5, "l1": 0.0, "axis": 1, "method": "auto", "params": [1]},
+    ]
     buffer = io.BytesIO()
-    torch.save(saved.state_dict(), buffer)
+    torch.save(state, buffer)
     buffer.seek(0)
-    state = torch.load(buffer, weights_only=True)
-    restored = wt.WeightSharingProx([{"params": [p]}, {"params": [q]}], 9.0, optimizer=opt)
-    restored.load_state_dict(state)
-    assert restored.state_dict() == saved.state_dict() == state
+    restored = wt.WeightSharingProx([{"params": [p]}, {"params": [q]}], 9.0, method="pava", optimizer=opt)
+    restored.load_state_dict(torch.load(buffer))        # weights_only=True: plain values only
+    assert restored.state_dict() == state
     p0, q0 = _snapshot([p, q])
     restored.step()
     np.testing.assert_array_equal(p.detach().numpy(), wsprox.prox(p0, 0.2 * 3.0, l1=0.2 * 0.1))
     np.testing.assert_array_equal(q.detach().numpy(), wsprox.prox(q0, 0.2 * 0.5, axis=1))
+    assert isinstance(restored.state[p]["warm"], wsprox.ProxState)
+
+
+def _set(path, value):
+    def change(state):
+        target = state
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+        return state
+    return change
 
 
 @pytest.mark.parametrize("change, error, match", [
-    (lambda s: s["param_groups"].pop(), ValueError, "param groups"),
-    (lambda s: s["param_groups"][0].update(strength=-1.0), ValueError, "strength must be non-negative"),
-    (lambda s: s["param_groups"][0].update(l1="x"), TypeError, "l1 must be a real scalar"),
-    (lambda s: s["param_groups"][0].update(axis=3), ValueError, "axis 3 is out of bounds"),
-    (lambda s: s["param_groups"][0].update(params=[0, 1, 2]), ValueError, "has 3 parameters"),
-    (lambda s: s["param_groups"][0].pop("l1"), ValueError, "must have keys"),
-    (lambda s: s.pop("method"), ValueError, "must be a dict with keys"),
-    (lambda s: s.update(scale_by_lr="yes"), TypeError, "scale_by_lr must be a bool"),
+    (lambda s: [s], ValueError, "state_dict must be a dict with keys 'state' and 'param_groups'"),
+    (lambda s: {k: v for k, v in s.items() if k != "state"}, ValueError, "must be a dict with keys"),
+    (lambda s: {"scale_by_lr": False, "method": "auto", "param_groups": s["param_groups"]},  # old format
+     ValueError, "must be a dict with keys 'state' and 'param_groups'"),
+    (_set(["param_groups"], "groups"), ValueError, "no list of param groups"),
+    (lambda s: {**s, "param_groups": s["param_groups"][:1]}, ValueError, "has 1 param groups, this object has 2"),
+    (_set(["param_groups", 0], [0]), ValueError, "group 0 of the state_dict must be a dict with keys"),
+    (_set(["param_groups", 0, "lr"], 0.1), ValueError, "group 0 of the state_dict must be a dict with keys"),
+    (lambda s: s["param_groups"][0].pop("l1") and s, ValueError, "must be a dict with keys"),
+    (_set(["param_groups", 0, "params"], [0, 1, 2]), ValueError, "must list its 1 parameter"),
+    (_set(["param_groups", 0, "params"], "0"), ValueError, "must list its 1 parameter"),
+    (_set(["param_groups", 0, "params"], [[0]]), ValueError, "must list its 1 parameter"),
+    (_set(["param_groups", 0, "strength"], -1.0), ValueError, "strength of group 0 must be non-negative"),
+    (_set(["param_groups", 0, "l1"], "x"), TypeError, "l1 of group 0 must be a real scalar"),
+    (_set(["param_groups", 0, "axis"], 3), ValueError, "parameter 0 of group 0: axis 3 is out of bounds"),
+    (_set(["param_groups", 0, "axis"], "x"), TypeError, "parameter 0 of group 0: axis must be None or"),
+    (_set(["param_groups", 0, "method"], "bogus"), ValueError, "unknown method 'bogus' of group 0"),
 ])
 def test_load_state_dict_validates_and_changes_nothing_on_error(change, error, match):
     p, q = _tensors((4,), (3,))
     wsp = wt.WeightSharingProx([{"params": [p]}, {"params": [q], "strength": 2.0}], 1.0, scale_by_lr=False)
-    good = wsp.state_dict()
+    wsp.step()
+    good, warm = wsp.state_dict(), wsp.state[p]["warm"]
     state = wsp.state_dict()
     state["param_groups"][1]["strength"] = 5.0      # a valid change that must not half-apply
-    change(state)
     with pytest.raises(error, match=match):
-        wsp.load_state_dict(state)
+        wsp.load_state_dict(change(state))
     assert wsp.state_dict() == good
+    assert wsp.state[p]["warm"] is warm
+
+
+def test_groups_added_after_loading_hold_only_the_options():
+    # The base class's __setstate__ adds a "differentiable" default that must not reach new groups.
+    p, q = _tensors((4,), (3,))
+    wsp = wt.WeightSharingProx([p], 1.0, scale_by_lr=False)
+    wsp.load_state_dict(wsp.state_dict())
+    wsp.add_param_group({"params": [q]})
+    assert set(wsp.param_groups[1]) == {"params", *wt.GROUP_OPTIONS}
+    fresh = wt.WeightSharingProx([{"params": [p]}, {"params": [q]}], 3.0, scale_by_lr=False)
+    fresh.load_state_dict(wsp.state_dict())
+    assert fresh.state_dict() == wsp.state_dict()
+
+
+def test_a_deep_copy_keeps_the_options_and_starts_cold():
+    (p,) = _tensors((6,))
+    opt = torch.optim.SGD([p], lr=0.3)
+    wsp = wt.WeightSharingProx([p], 0.7, l1=0.05, optimizer=opt)
+    wsp.step()
+    before = p.detach().clone()
+    twin = copy.deepcopy(wsp)
+    (q,) = twin.param_groups[0]["params"]
+    assert q is not p and twin.optimizer.param_groups[0]["params"][0] is q and twin.scale_by_lr
+    assert twin.state[q]["warm"].order is None
+    q0 = _snapshot([q])[0]
+    twin.step()
+    np.testing.assert_array_equal(q.detach().numpy(), wsprox.prox(q0, 0.3 * 0.7, l1=0.3 * 0.05))
+    assert torch.equal(p.detach(), before)
+
+
+def test_unknown_method_fails_at_construction_listing_the_choices():
+    (p,) = _tensors((5,))
+    choices = ", ".join(repr(m) for m in ("auto", *SOLVERS))
+    with pytest.raises(ValueError, match=re.escape(f"unknown method 'bogus'; valid choices are {choices}")):
+        wt.WeightSharingProx([p], 1.0, method="bogus", scale_by_lr=False)
+    with pytest.raises(ValueError, match=re.escape(f"unknown method 'bogus' of group 0; valid choices are {choices}")):
+        wt.WeightSharingProx([{"params": [p], "method": "bogus"}], 1.0, scale_by_lr=False)
+
+
+def test_a_parameter_listed_twice_in_one_group_is_named():
+    p, q = _tensors((4,), (3,))
+    with pytest.raises(ValueError, match=r"parameter 2 of group 0 is listed twice \(as parameter 0 too\)"):
+        wt.WeightSharingProx([p, q, p], 1.0, scale_by_lr=False)
+    with pytest.raises(ValueError, match="some parameters appear in more than one parameter group"):
+        wt.WeightSharingProx([{"params": [p]}, {"params": [q, p]}], 1.0, scale_by_lr=False)
 
 
 def test_constructor_rejects_bad_arguments():
@@ -354,37 +552,79 @@ def test_constructor_rejects_bad_arguments():
     opt = torch.optim.SGD([p], lr=0.1)
     cases = [
         (lambda: wt.WeightSharingProx([p], 1.0), ValueError, "pass optimizer="),
-        (lambda: wt.WeightSharingProx([p, q], 1.0, optimizer=opt), ValueError, "not in any param group"),
-        (lambda: wt.WeightSharingProx(p, 1.0, optimizer=opt), TypeError, "single tensor"),
-        (lambda: wt.WeightSharingProx([], 1.0, optimizer=opt), ValueError, "params is empty"),
-        (lambda: wt.WeightSharingProx([p, p], 1.0, optimizer=opt), ValueError, "more than one group"),
-        (lambda: wt.WeightSharingProx([p, {"params": [q]}], 1.0, scale_by_lr=False), TypeError, "not a mix"),
+        (lambda: wt.WeightSharingProx([p, q], 1.0, optimizer=opt), ValueError,
+         "parameter 1 of group 0 is not in any param group of the optimizer"),
+        (lambda: wt.WeightSharingProx(p, 1.0, optimizer=opt), TypeError, "iterable of Tensors or dicts"),
+        (lambda: wt.WeightSharingProx({"params": [p]}, 1.0, optimizer=opt), TypeError, "wrap it in a list"),
+        (lambda: wt.WeightSharingProx([], 1.0, optimizer=opt), ValueError, "empty parameter list"),
+        (lambda: wt.WeightSharingProx([p, {"params": [q]}], 1.0, scale_by_lr=False), TypeError,
+         "parameter 1 of group 0 must be a torch.Tensor, got dict"),
+        (lambda: wt.WeightSharingProx([{"params": [p]}, q], 1.0, scale_by_lr=False), TypeError,
+         "group 1 must be a dict"),
         (lambda: wt.WeightSharingProx([{"params": [p], "lr": 1.0}], 1.0, optimizer=opt), ValueError,
-         "unknown parameter group option"),
+         r"unknown option\(s\) \['lr'\] in group 0"),
         (lambda: wt.WeightSharingProx([{"strength": 1.0}], 1.0, optimizer=opt), ValueError, "no 'params'"),
+        (lambda: wt.WeightSharingProx([{"params": {p}}], 1.0, optimizer=opt), TypeError, "are a set"),
         (lambda: wt.WeightSharingProx([p], -0.5, optimizer=opt), ValueError, "strength must be non-negative"),
         (lambda: wt.WeightSharingProx([p], float("nan"), optimizer=opt), ValueError, "strength must be finite"),
+        (lambda: wt.WeightSharingProx([{"params": [p], "strength": -1}], 1.0, optimizer=opt), ValueError,
+         "strength of group 0 must be non-negative"),
         (lambda: wt.WeightSharingProx([p], 1.0, l1=True, optimizer=opt), TypeError, "l1 must be a real"),
-        (lambda: wt.WeightSharingProx([p], 1.0, axis=1, optimizer=opt), ValueError, "out of bounds"),
+        (lambda: wt.WeightSharingProx([p], 1.0, axis=1, optimizer=opt), ValueError,
+         "parameter 0 of group 0: axis 1 is out of bounds"),
         (lambda: wt.WeightSharingProx([p], 1.0, optimizer="sgd"), TypeError, "torch.optim.Optimizer"),
-        (lambda: wt.WeightSharingProx([p.half()], 1.0, scale_by_lr=False), TypeError, "float32 or float64"),
+        (lambda: wt.WeightSharingProx([p.detach().half()], 1.0, scale_by_lr=False), TypeError,
+         "parameter 0 of group 0 must be float32 or float64"),
+        (lambda: wt.WeightSharingProx([torch.ones(3).expand(2, 3)], 1.0, scale_by_lr=False), ValueError,
+         "parameter 0 of group 0 is expanded"),
         (lambda: wt.WeightSharingProx([p], 1.0, scale_by_lr=1, optimizer=opt), TypeError, "must be a bool"),
-        (lambda: wt.WeightSharingProx([p], 1.0, method=None, optimizer=opt), TypeError, "method must be"),
+        (lambda: wt.WeightSharingProx([p], 1.0, method=None, optimizer=opt), ValueError, "unknown method None"),
     ]
     for build, error, match in cases:
         with pytest.raises(error, match=match):
             build()
 
 
-def test_step_reports_a_bad_method_or_strength_set_after_construction():
-    (p,) = _tensors((5,))
-    wsp = wt.WeightSharingProx([p], 1.0, scale_by_lr=False, method="magic")
-    with pytest.raises(ValueError, match="unknown method"):
+@pytest.mark.parametrize("make_group, error, match", [
+    (lambda p, q, r: {"params": [q, q]}, ValueError, "parameter 1 of group 1 is listed twice"),
+    (lambda p, q, r: {"params": [p]}, ValueError, "more than one parameter group"),
+    (lambda p, q, r: {"params": [q], "method": "bogus"}, ValueError, "unknown method 'bogus' of group 1"),
+    (lambda p, q, r: {"params": [q], "strength": -1.0}, ValueError, "strength of group 1 must be non-negative"),
+    (lambda p, q, r: {"params": [q], "l1": float("inf")}, ValueError, "l1 of group 1 must be finite"),
+    (lambda p, q, r: {"params": [q], "axis": 2}, ValueError, "parameter 0 of group 1: axis 2 is out of bounds"),
+    (lambda p, q, r: {"params": [q], "lr": 0.1}, ValueError, r"unknown option\(s\) \['lr'\] in group 1"),
+    (lambda p, q, r: {"strength": 1.0}, ValueError, "group 1 has no 'params' key"),
+    (lambda p, q, r: [q], TypeError, "group 1 must be a dict"),
+    (lambda p, q, r: {"params": [q.detach().half()]}, TypeError, "parameter 0 of group 1 must be float32"),
+    (lambda p, q, r: {"params": [q, torch.zeros(2, 2).as_strided((2, 2), (1, 1))]}, ValueError,
+     "parameter 1 of group 1 has overlapping memory"),
+    (lambda p, q, r: {"params": [r]}, ValueError, "parameter 0 of group 1 is not in any param group"),
+])
+def test_add_param_group_validates_and_changes_nothing_on_error(make_group, error, match):
+    p, q, r = _tensors((4,), (3,), (2,))
+    opt = torch.optim.SGD([p, q], lr=0.1)
+    wsp = wt.WeightSharingProx([p], 1.0, optimizer=opt)
+    good = wsp.state_dict()
+    with pytest.raises(error, match=match):
+        wsp.add_param_group(make_group(p, q, r))
+    assert wsp.state_dict() == good
+
+
+@pytest.mark.parametrize("key, value, error, match", [
+    ("strength", -2.0, ValueError, "strength of group 1 must be non-negative"),
+    ("l1", "x", TypeError, "l1 of group 1 must be a real scalar"),
+    ("method", "magic", ValueError, "unknown method 'magic' of group 1"),
+    ("axis", 5, ValueError, "parameter 0 of group 1: axis 5 is out of bounds"),
+])
+def test_step_checks_options_changed_since_and_changes_nothing_on_error(key, value, error, match):
+    p, q = _tensors((5,), (4,))
+    wsp = wt.WeightSharingProx([{"params": [p]}, {"params": [q]}], 1.0, scale_by_lr=False)
+    wsp.param_groups[1][key] = value       # as a schedule would, wrongly
+    before = _snapshot([p, q])
+    with pytest.raises(error, match=match):
         wsp.step()
-    wsp = wt.WeightSharingProx([p], 1.0, scale_by_lr=False)
-    wsp.param_groups[0]["strength"] = -2.0
-    with pytest.raises(ValueError, match="strength must be non-negative"):
-        wsp.step()
+    np.testing.assert_array_equal(p.detach().numpy(), before[0])     # group 0 was not proxed either
+    np.testing.assert_array_equal(q.detach().numpy(), before[1])
 
 
 def test_import_wsprox_does_not_import_torch():

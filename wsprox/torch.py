@@ -26,12 +26,18 @@ import torch
 
 from ._prox import prox as _prox
 from ._validation import check_penalty_weight, normalize_axis
-from .penalty import sorted_weights
+from .cpu import SOLVERS
+from .penalty import gap_weights, sorted_penalty, sorted_weights
+from .warm import ProxState
 
 __all__ = ["SharingStats", "WeightSharingProx", "clusters", "penalty", "prox_", "sharing_stats", "tie_"]
 
 #: Options a parameter group of :class:`WeightSharingProx` may set for itself.
-GROUP_OPTIONS = ("strength", "l1", "axis")
+GROUP_OPTIONS = ("strength", "l1", "axis", "method")
+
+#: The values ``method=`` accepts: ``"auto"`` and the collision algorithms
+#: (the same names on every backend).
+METHODS = ("auto", *SOLVERS)
 
 
 def _check_tensor(tensor, name="tensor"):
@@ -50,9 +56,42 @@ def _check_prox_tensor(tensor, name="tensor"):
         )
     if tensor.device.type not in ("cpu", "cuda"):
         raise TypeError(f"{name} is on device {tensor.device}; wsprox supports CPU and CUDA tensors")
+    _check_own_memory(tensor, name)
 
 
-def prox_(tensor, lam, *, l1=0.0, method="auto", axis=None):
+def _check_own_memory(tensor, name):
+    # An in-place update gives every entry its own value: no two entries may share memory.
+    if tensor.numel() <= 1:
+        return
+    dims = sorted((stride, size, k) for k, (size, stride) in enumerate(zip(tensor.shape, tensor.stride()))
+                  if size > 1)
+    stride, size, k = dims[0]
+    if stride == 0:
+        raise ValueError(
+            f"{name} is expanded: its {size} entries along dimension {k} share memory (stride 0), "
+            "so they cannot take different values in place; pass a copy (.clone())"
+        )
+    # Each stride beyond the reach of the smaller ones proves the entries distinct (contiguous
+    # tensors and their views); otherwise count the distinct offsets.
+    reach = 0
+    for stride, size, _ in dims:
+        if stride <= reach:
+            break
+        reach += stride * (size - 1)
+    else:
+        return
+    offsets = torch.zeros(1, dtype=torch.int64)
+    for stride, size, _ in dims:
+        offsets = (offsets[:, None] + stride * torch.arange(size)).reshape(-1)
+    if torch.unique(offsets).numel() < offsets.numel():
+        raise ValueError(
+            f"{name} has overlapping memory (shape {tuple(tensor.shape)}, strides {tensor.stride()}): "
+            "some entries share memory, so they cannot take different values in place; "
+            "pass a copy (.clone())"
+        )
+
+
+def prox_(tensor, lam, *, l1=0.0, method="auto", axis=None, warm=None):
     r"""Replace ``tensor`` by its prox of :math:`\lambda R + \ell_1\|\cdot\|_1`, in place.
 
     The same operator as :func:`wsprox.prox`, written into the tensor's own
@@ -61,8 +100,9 @@ def prox_(tensor, lam, *, l1=0.0, method="auto", axis=None):
     Parameters
     ----------
     tensor : torch.Tensor
-        float32 or float64, on the CPU or a CUDA device; a parameter that
-        requires grad is fine. Its dtype is kept.
+        float32 or float64, on the CPU or a CUDA device, no two entries
+        sharing memory; a parameter that requires grad is fine. Its dtype is
+        kept.
     lam : float
         Weight of the weight-sharing penalty, finite and ``>= 0``.
     l1 : float, optional
@@ -72,6 +112,9 @@ def prox_(tensor, lam, *, l1=0.0, method="auto", axis=None):
     axis : int or None, optional
         ``None`` (default): the whole tensor is one vector; an integer: every
         1-D slice along that axis separately.
+    warm : wsprox.ProxState, optional
+        Warm start for repeated proxes of this tensor, as in
+        :func:`wsprox.prox` (CPU tensors only).
 
     Returns
     -------
@@ -84,14 +127,18 @@ def prox_(tensor, lam, *, l1=0.0, method="auto", axis=None):
         Not a dense tensor, a dtype other than float32/float64 (an in-place
         prox cannot change the dtype), or a device other than CPU/CUDA.
     ValueError
-        NaN or infinity in the tensor, bad ``lam``, ``l1``, ``method`` or
-        ``axis`` (the errors of :func:`wsprox.prox`).
+        An expanded tensor (a stride 0) or one whose entries overlap in
+        memory (they cannot take different values); NaN or infinity in the
+        tensor, bad ``lam``, ``l1``, ``method``, ``axis`` or ``warm`` (the
+        errors of :func:`wsprox.prox`). Nothing is computed or written then.
 
     Notes
     -----
     A contiguous CPU tensor is handed to the CPU kernels as a zero-copy NumPy
-    view, both input and output; a non-contiguous one is proxed in a
-    contiguous copy and copied back. CUDA tensors go to ``backend="cuda"``
+    view, both input and output; a non-contiguous one, or a negative view
+    (``tensor.is_neg()``, e.g. the ``.imag`` of a conjugated complex tensor,
+    whose storage holds the negated values) is proxed in a contiguous copy of
+    its values and copied back through the view. CUDA tensors go to ``backend="cuda"``
     through ``__cuda_array_interface__``, without a trip through host memory.
     The autograd version counter is bumped, so a graph that saved the old
     values refuses to backpropagate through them. Cost: that of
@@ -109,13 +156,14 @@ def prox_(tensor, lam, *, l1=0.0, method="auto", axis=None):
     _check_prox_tensor(tensor)
     with torch.no_grad():
         target = tensor.detach()
-        work = target if target.is_contiguous() else target.contiguous()
+        in_place = target.is_contiguous() and not target.is_neg()
+        work = target if in_place else target.resolve_neg().contiguous()
         if work.is_cuda:
-            _prox(work, lam, l1=l1, method=method, backend="cuda", axis=axis, out=work)
+            _prox(work, lam, l1=l1, method=method, backend="cuda", axis=axis, out=work, warm=warm)
         else:
             view = work.numpy()
-            _prox(view, lam, l1=l1, method=method, axis=axis, out=view)
-        if work is target:
+            _prox(view, lam, l1=l1, method=method, axis=axis, out=view, warm=warm)
+        if in_place:
             # PyTorch did not see the write: tell autograd the values changed.
             torch.autograd.graph.increment_version(target)
         else:
@@ -123,7 +171,7 @@ def prox_(tensor, lam, *, l1=0.0, method="auto", axis=None):
     return tensor
 
 
-class WeightSharingProx:
+class WeightSharingProx(torch.optim.Optimizer):
     r"""Proximal weight-sharing steps for the parameters of a model.
 
     Call :meth:`step` right after ``optimizer.step()``: every parameter
@@ -133,17 +181,29 @@ class WeightSharingProx:
     parameter group that holds :math:`w`, so that together they make a
     proximal SGD step on ``loss + s * R(w) + l1 * ||w||_1``.
 
+    A :class:`torch.optim.Optimizer` whose step is the prox: ``param_groups``,
+    :meth:`add_param_group`, :meth:`state_dict`, :meth:`load_state_dict`,
+    ``zero_grad`` and the hooks are those of every optimizer.
+
     Parameters
     ----------
     params : iterable of torch.Tensor or of dict
-        The regularised tensors (float32 or float64), or parameter groups as
-        for an optimizer: dicts with the key ``"params"`` (an iterable of
-        tensors) and optionally their own ``"strength"``, ``"l1"``, ``"axis"``.
+        The regularised tensors (float32 or float64, dense, on the CPU or a
+        CUDA device, no two entries sharing memory), or parameter groups as
+        for an optimizer: dicts with the key ``"params"`` (a tensor or an
+        iterable of tensors) and optionally their own ``"strength"``,
+        ``"l1"``, ``"axis"``, ``"method"``.
     strength : float
         :math:`s`, the weight of the penalty :math:`R` (finite, ``>= 0``);
         the default for groups that do not set it.
     l1 : float, optional
         Weight of an L1 penalty (finite, ``>= 0``); a group default.
+    axis : int or None, optional
+        ``None`` (default) proxes each tensor as one vector, as in the paper;
+        an integer proxes every 1-D slice along that axis. A group default.
+    method : str, optional
+        The collision algorithm, as in :func:`wsprox.prox`: ``"auto"`` or a
+        name of :data:`METHODS`. A group default.
     scale_by_lr : bool, optional
         ``True`` (default): multiply ``strength`` and ``l1`` by the learning
         rate, read from ``optimizer`` at every step (so schedulers are
@@ -151,27 +211,36 @@ class WeightSharingProx:
     optimizer : torch.optim.Optimizer, optional
         The optimizer that updates these parameters; required when
         ``scale_by_lr`` and used only for the learning rates.
-    axis : int or None, optional
-        ``None`` (default) proxes each tensor as one vector, as in the paper;
-        an integer proxes every 1-D slice along that axis. A group default.
-    method : str, optional
-        The collision algorithm, as in :func:`wsprox.prox`.
 
     Attributes
     ----------
     param_groups : list of dict
         One dict per group with keys ``"params"``, ``"strength"``, ``"l1"``,
-        ``"axis"``; change ``"strength"`` here to schedule it.
+        ``"axis"``, ``"method"``; change ``"strength"`` here to schedule it
+        (every :meth:`step` checks the options again).
+    state : dict
+        ``state[p]["warm"]``: the warm start (:class:`wsprox.ProxState`) of
+        CPU parameter ``p``, made by its first prox. It keeps ``p``'s order
+        from one step to the next, so that the next prox repairs the order
+        instead of sorting afresh (the same exact result, faster when the
+        steps are small). CUDA parameters have none.
+    scale_by_lr : bool
+        As given: whether the weights are multiplied by the learning rates.
+    optimizer : torch.optim.Optimizer or None
+        As given: where the learning rates are read.
 
     Raises
     ------
     TypeError
-        ``params`` a single tensor, mixing tensors and dicts, a parameter
-        that is not a float32/float64 tensor, or a bad option type.
+        ``params`` a single tensor or a dict, a group that is not a dict, a
+        parameter that is not a dense float32/float64 CPU or CUDA tensor, or
+        a bad option type.
     ValueError
-        No parameters, a parameter in two groups, an unknown group key, a
-        negative or non-finite weight, an axis out of range, ``scale_by_lr``
-        without an optimizer, or a parameter the optimizer does not hold.
+        No parameters, a parameter listed twice in a group or in two groups,
+        an expanded or self-overlapping parameter, an unknown group key, a
+        negative or non-finite weight, an axis out of range for a parameter
+        of its group, an unknown method, ``scale_by_lr`` without an
+        optimizer, or a parameter the optimizer does not hold.
 
     Examples
     --------
@@ -188,186 +257,215 @@ class WeightSharingProx:
     ...     wsp.step()
     >>> wsprox.torch.sharing_stats(model.weight).n_distinct < 8   # weights now shared
     True
+    >>> wsp.state[model.weight]["warm"].reused      # the last prox repaired the previous order
+    True
     """
 
-    def __init__(self, params, strength, *, l1=0.0, scale_by_lr=True, optimizer=None, axis=None,
-                 method="auto"):
+    def __init__(self, params, strength, *, l1=0.0, axis=None, method="auto", scale_by_lr=True,
+                 optimizer=None):
         if not isinstance(scale_by_lr, bool):
             raise TypeError(f"scale_by_lr must be a bool, got {type(scale_by_lr).__name__}")
+        if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
         if scale_by_lr and optimizer is None:
             raise ValueError(
                 "scale_by_lr=True multiplies the strength by the optimizer's learning rate: "
                 "pass optimizer=, or scale_by_lr=False to use the strength as the prox weight"
             )
-        if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
-            raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+        if isinstance(params, dict):
+            raise TypeError("params must be an iterable of tensors or of dicts, got a dict; wrap it in a list")
         self.scale_by_lr = scale_by_lr
         self.optimizer = optimizer
-        self.method = _check_method(method)
-        defaults = {"strength": strength, "l1": l1, "axis": axis}
-        self.param_groups = []
-        for group in _as_groups(params):
-            unknown = set(group) - {"params", *GROUP_OPTIONS}
-            if unknown:
-                raise ValueError(
-                    f"unknown parameter group option(s) {sorted(unknown)}; "
-                    f"valid options are {', '.join(GROUP_OPTIONS)}"
-                )
-            group = {**defaults, **group, "params": _as_params(group["params"])}
-            _check_options(group, group["params"])
-            self.param_groups.append(group)
-        seen = set()
-        for g, group in enumerate(self.param_groups):
-            for p in group["params"]:
-                if id(p) in seen:
-                    raise ValueError(f"a parameter of group {g} appears in more than one group")
-                seen.add(id(p))
-        self._learning_rates()  # every parameter must be in the optimizer
+        defaults = _check_options({"strength": strength, "l1": l1, "axis": axis, "method": method}, ())
+        super().__init__(params, defaults)
 
-    def step(self):
-        """Apply the prox to every parameter, in place (after ``optimizer.step()``).
+    def add_param_group(self, param_group):
+        """Add a group of parameters, validated as at construction.
 
-        The learning rates are read from the optimizer now, so a scheduler's
-        changes are followed. Example in the class docstring.
-        """
-        lrs = self._learning_rates()
-        for group, lr in zip(self.param_groups, lrs):
-            strength = check_penalty_weight(group["strength"], "strength")
-            l1 = check_penalty_weight(group["l1"], "l1")
-            for p, eta in zip(group["params"], lr):
-                if strength * eta or l1 * eta:
-                    prox_(p, strength * eta, l1=l1 * eta, method=self.method, axis=group["axis"])
+        Parameters
+        ----------
+        param_group : dict
+            The key ``"params"`` (a tensor or an iterable of tensors) and
+            optionally ``"strength"``, ``"l1"``, ``"axis"``, ``"method"``;
+            the others are the constructor's.
 
-    def _learning_rates(self):
-        # Per group, the learning rate of each parameter (1 when not scaled).
-        if not self.scale_by_lr:
-            return [[1.0] * len(group["params"]) for group in self.param_groups]
-        lr_of = {id(p): opt_group["lr"] for opt_group in self.optimizer.param_groups
-                 for p in opt_group["params"]}
-        rates = []
-        for g, group in enumerate(self.param_groups):
-            rates.append([])
-            for i, p in enumerate(group["params"]):
-                if id(p) not in lr_of:
-                    raise ValueError(f"parameter {i} of group {g} is not in any param group of the optimizer")
-                rates[-1].append(check_penalty_weight(float(lr_of[id(p)]), "the optimizer's lr"))
-        return rates
-
-    def state_dict(self):
-        """The options, for checkpointing: a dict of plain Python values.
-
-        Parameters are recorded by position (``"params"`` holds indices
-        numbered across groups), as in an optimizer's state dict.
+        Raises
+        ------
+        TypeError, ValueError
+            As the constructor; nothing changes then.
 
         Examples
         --------
         >>> import torch, wsprox.torch
         >>> w, b = torch.zeros(4), torch.zeros(2)
+        >>> wsp = wsprox.torch.WeightSharingProx([w], 1.0, scale_by_lr=False)
+        >>> wsp.add_param_group({"params": b, "l1": 0.1})
+        >>> wsp.param_groups[1]["strength"], wsp.param_groups[1]["l1"]
+        (1.0, 0.1)
+        >>> wsp.add_param_group({"params": [torch.ones(3), b]})
+        Traceback (most recent call last):
+        ...
+        ValueError: some parameters appear in more than one parameter group
+        """
+        g = len(self.param_groups)
+        if not isinstance(param_group, dict):
+            raise TypeError(f"group {g} must be a dict with key 'params', got {type(param_group).__name__} "
+                            "(params must be all tensors or all dicts)")
+        if "params" not in param_group:
+            raise ValueError(f"group {g} has no 'params' key")
+        unknown = set(param_group) - {"params", *GROUP_OPTIONS}
+        if unknown:
+            raise ValueError(f"unknown option(s) {sorted(unknown)} in group {g}; "
+                             f"valid options are {', '.join(GROUP_OPTIONS)}")
+        params = param_group["params"]
+        if isinstance(params, set):
+            raise TypeError(f"the params of group {g} are a set, whose order changes between runs; "
+                            "use a list")
+        params = [params] if isinstance(params, torch.Tensor) else list(params)
+        first = {}
+        for i, p in enumerate(params):
+            _check_prox_tensor(p, f"parameter {i} of group {g}")
+            j = first.setdefault(id(p), i)
+            if j != i:
+                raise ValueError(f"parameter {i} of group {g} is listed twice (as parameter {j} too)")
+        options = _check_options({**self.defaults, **param_group}, params, g)
+        self._learning_rates(params, g)   # the optimizer must hold every parameter
+        super().add_param_group({"params": params, **options})
+
+    def step(self, closure=None):
+        """Apply the prox to every parameter, in place (after ``optimizer.step()``).
+
+        The learning rates are read from the optimizer now, so a scheduler's
+        changes are followed, and the groups' options are checked again
+        (nothing changes if one is bad). Example in the class docstring.
+
+        Parameters
+        ----------
+        closure : callable, optional
+            As for any optimizer: called (with gradients enabled) before the
+            prox, and its result returned.
+        """
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        updates = []
+        for g, group in enumerate(self.param_groups):
+            options = _check_options(group, group["params"], g)
+            for p, lr in zip(group["params"], self._learning_rates(group["params"], g)):
+                updates.append((p, options["strength"] * lr, options["l1"] * lr, options))
+        for p, lam, l1, options in updates:
+            if lam or l1:
+                warm = self.state[p].setdefault("warm", ProxState()) if p.device.type == "cpu" else None
+                prox_(p, lam, l1=l1, method=options["method"], axis=options["axis"], warm=warm)
+        return loss
+
+    def _learning_rates(self, params, g):
+        # The learning rate of each parameter of group g (1 when not scaled).
+        if not self.scale_by_lr:
+            return [1.0] * len(params)
+        lr_of = {id(p): group["lr"] for group in self.optimizer.param_groups for p in group["params"]}
+        rates = []
+        for i, p in enumerate(params):
+            if id(p) not in lr_of:
+                raise ValueError(f"parameter {i} of group {g} is not in any param group of the optimizer")
+            rates.append(check_penalty_weight(float(lr_of[id(p)]), "the optimizer's lr"))
+        return rates
+
+    def state_dict(self):
+        """The options of the groups, for checkpointing, as an optimizer's.
+
+        ``"param_groups"`` holds every group's options and its parameters by
+        position (indices numbered across groups); ``"state"`` is empty: the
+        warm starts are caches that a cold start rebuilds (with the same
+        proxes), and without them ``torch.load`` needs no
+        ``weights_only=False``.
+
+        Examples
+        --------
+        >>> import io, torch, wsprox.torch
+        >>> w, b = torch.zeros(4), torch.zeros(2)
         >>> wsp = wsprox.torch.WeightSharingProx(
         ...     [{"params": [w]}, {"params": [b], "strength": 0.5}], 2.0, scale_by_lr=False)
         >>> state = wsp.state_dict()
         >>> state["param_groups"][1]
-        {'strength': 0.5, 'l1': 0.0, 'axis': None, 'params': [1]}
+        {'strength': 0.5, 'l1': 0.0, 'axis': None, 'method': 'auto', 'params': [1]}
+        >>> buffer = io.BytesIO()
+        >>> torch.save(state, buffer)
+        >>> _ = buffer.seek(0)
         >>> fresh = wsprox.torch.WeightSharingProx([{"params": [w]}, {"params": [b]}], 1.0,
         ...                                        scale_by_lr=False)
-        >>> fresh.load_state_dict(state)
+        >>> fresh.load_state_dict(torch.load(buffer))
         >>> fresh.param_groups[0]["strength"], fresh.param_groups[1]["strength"]
         (2.0, 0.5)
         """
-        groups, start = [], 0
-        for group in self.param_groups:
-            n = len(group["params"])
-            groups.append({**{k: group[k] for k in GROUP_OPTIONS}, "params": list(range(start, start + n))})
-            start += n
-        return {"scale_by_lr": self.scale_by_lr, "method": self.method, "param_groups": groups}
+        packed = super().state_dict()
+        packed["state"] = {}
+        return packed
 
     def load_state_dict(self, state_dict):
         """Restore the options saved by :meth:`state_dict` (example there).
 
-        The groups must match this object's in number and size; every option
-        is validated before anything changes.
+        The groups must match this object's in number and size, and their
+        options are validated as in :meth:`add_param_group`, before anything
+        changes. The warm starts start cold.
 
         Raises
         ------
         ValueError, TypeError
             A malformed state dict, groups that do not match, or a bad option.
         """
-        if not isinstance(state_dict, dict) or set(state_dict) != {"scale_by_lr", "method", "param_groups"}:
-            raise ValueError("state_dict must be a dict with keys 'scale_by_lr', 'method', 'param_groups'")
+        if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
+            raise ValueError("state_dict must be a dict with keys 'state' and 'param_groups'")
         saved = state_dict["param_groups"]
         if not isinstance(saved, (list, tuple)) or len(saved) != len(self.param_groups):
             raise ValueError(
                 f"state_dict has {len(saved) if isinstance(saved, (list, tuple)) else 'no list of'} "
                 f"param groups, this object has {len(self.param_groups)}"
             )
-        scale_by_lr = state_dict["scale_by_lr"]
-        if not isinstance(scale_by_lr, bool):
-            raise TypeError(f"scale_by_lr must be a bool, got {type(scale_by_lr).__name__}")
-        if scale_by_lr and self.optimizer is None:
-            raise ValueError("state_dict has scale_by_lr=True but this object has no optimizer")
-        method = _check_method(state_dict["method"])
-        options = []
-        for g, (group, old) in enumerate(zip(saved, self.param_groups)):
+        groups = []
+        for g, (group, own) in enumerate(zip(saved, self.param_groups)):
             if not isinstance(group, dict) or set(group) != {"params", *GROUP_OPTIONS}:
-                raise ValueError(f"param group {g} of the state_dict must have keys params, "
+                raise ValueError(f"group {g} of the state_dict must be a dict with keys params, "
                                  f"{', '.join(GROUP_OPTIONS)}")
-            if len(group["params"]) != len(old["params"]):
-                raise ValueError(f"param group {g} of the state_dict has {len(group['params'])} "
-                                 f"parameters, this object's has {len(old['params'])}")
-            new = {k: group[k] for k in GROUP_OPTIONS}
-            _check_options(new, old["params"])
-            options.append(new)
-        self.scale_by_lr, self.method = scale_by_lr, method
-        for group, new in zip(self.param_groups, options):
-            group.update(new)
+            indices, n = group["params"], len(own["params"])
+            if not (isinstance(indices, (list, tuple)) and len(indices) == n
+                    and all(isinstance(i, int) for i in indices)):
+                raise ValueError(f"group {g} of the state_dict must list its {n} parameter(s) by index, "
+                                 f"got {indices!r}")
+            groups.append({"params": indices, **_check_options(group, own["params"], g)})
+        super().load_state_dict({"state": {}, "param_groups": groups})
 
-    def __repr__(self):
-        groups = ", ".join(
-            f"[{len(g['params'])} params, strength={g['strength']}, l1={g['l1']}, axis={g['axis']}]"
-            for g in self.param_groups
-        )
-        return f"WeightSharingProx({groups}, scale_by_lr={self.scale_by_lr}, method={self.method!r})"
+    def __getstate__(self):
+        # The base class pickles (and copies) only defaults, state and param_groups.
+        return {**super().__getstate__(), "scale_by_lr": self.scale_by_lr, "optimizer": self.optimizer}
 
-
-def _check_method(method):
-    # The name itself is checked by wsprox.prox, which knows every backend's methods.
-    if not isinstance(method, str):
-        raise TypeError(f"method must be a string, got {type(method).__name__}")
-    return method
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        # The base class adds a "differentiable" default, an option of torch's own optimizers that
+        # this one has not (it would land in every group added later).
+        self.defaults.pop("differentiable", None)
 
 
-def _as_groups(params):
-    if isinstance(params, torch.Tensor):
-        raise TypeError("params must be an iterable of tensors or of dicts, got a single tensor; "
-                        "wrap it in a list")
-    if isinstance(params, dict):
-        raise TypeError("params must be an iterable of tensors or of dicts, got a dict; wrap it in a list")
-    items = list(params)
-    if not items:
-        raise ValueError("params is empty: give at least one tensor to regularise")
-    if all(isinstance(item, dict) for item in items):
-        for g, item in enumerate(items):
-            if "params" not in item:
-                raise ValueError(f"parameter group {g} has no 'params' key")
-        return items
-    if any(isinstance(item, dict) for item in items):
-        raise TypeError("params must be all tensors or all dicts (parameter groups), not a mix")
-    return [{"params": items}]
-
-
-def _as_params(params):
-    params = [params] if isinstance(params, torch.Tensor) else list(params)
+def _check_options(options, params, group=None):
+    # The options of a group (or the defaults, group=None) for these parameters, validated and
+    # normalised; a new dict.
+    of = "" if group is None else f" of group {group}"
+    checked = {
+        "strength": check_penalty_weight(options["strength"], f"strength{of}"),
+        "l1": check_penalty_weight(options["l1"], f"l1{of}"),
+        "axis": options["axis"],
+        "method": options["method"],
+    }
+    if not isinstance(checked["method"], str) or checked["method"] not in METHODS:
+        raise ValueError(f"unknown method {checked['method']!r}{of}; "
+                         f"valid choices are {', '.join(map(repr, METHODS))}")
     for i, p in enumerate(params):
-        _check_prox_tensor(p, f"parameter {i}")
-    return params
-
-
-def _check_options(group, params):
-    # Validates the options of a group in place (normalised values).
-    group["strength"] = check_penalty_weight(group["strength"], "strength")
-    group["l1"] = check_penalty_weight(group["l1"], "l1")
-    for p in params:
-        normalize_axis(group["axis"], p.ndim)
+        try:
+            normalize_axis(checked["axis"], p.ndim)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"parameter {i}{of}: {err}") from None
+    return checked
 
 
 def penalty(tensor, *, axis=None):
@@ -390,9 +488,9 @@ def penalty(tensor, *, axis=None):
     -------
     torch.Tensor
         The penalty in the tensor's dtype, with a gradient: at distinct
-        entries :math:`\partial R/\partial w_i = c_{\operatorname{rank}(i)}`,
-        which is :func:`wsprox.subgradient`; at ties the gradient is the
-        element of the subdifferential that :func:`torch.sort`'s order picks.
+        entries :math:`\partial R/\partial w_i = c_{\operatorname{rank}(i)}`
+        exactly, which is :func:`wsprox.subgradient`; at ties the gradient is
+        the element of the subdifferential that :func:`torch.sort`'s order picks.
 
     Raises
     ------
@@ -403,8 +501,12 @@ def penalty(tensor, *, axis=None):
 
     Notes
     -----
-    One sort and one dot product, :math:`O(d \log d)`; the backward pass is a
-    scatter, :math:`O(d)`. Zero for :math:`d \le 1`.
+    One sort, :math:`O(d \log d)`, then the gap form of
+    :func:`wsprox.penalty` (:func:`wsprox.penalty.sorted_penalty`): within a
+    few units of roundoff of the exact value on every finite input, in the
+    tensor's dtype (float16 and bfloat16 are summed in float32); ``inf`` only
+    where the exact penalty exceeds the dtype's largest value. The backward
+    pass is a scatter of the :math:`c_k`, :math:`O(d)`. Zero for :math:`d \le 1`.
 
     Examples
     --------
@@ -412,16 +514,36 @@ def penalty(tensor, *, axis=None):
     >>> w = torch.tensor([3.0, 0.0, 1.0], requires_grad=True)
     >>> r = wsprox.torch.penalty(w)      # (3 + 2 + 1) / 2
     >>> r.backward()
-    >>> r, w.grad
-    (tensor(3., grad_fn=<DotBackward0>), tensor([ 1., -1.,  0.]))
+    >>> r.detach(), w.grad
+    (tensor(3.), tensor([ 1., -1.,  0.]))
     """
     _check_tensor(tensor)
     if not tensor.is_floating_point():
         raise TypeError(f"tensor must be floating point to differentiate R, got {tensor.dtype}")
     axis = normalize_axis(axis, tensor.ndim)
     rows = tensor.reshape(-1) if axis is None else tensor.movedim(axis, -1)
-    c = torch.as_tensor(sorted_weights(rows.shape[-1]), dtype=tensor.dtype, device=tensor.device)
-    return torch.sort(rows, dim=-1).values @ c
+    return _SortedPenalty.apply(torch.sort(rows, dim=-1).values)
+
+
+class _SortedPenalty(torch.autograd.Function):
+    """:func:`penalty` of rows sorted ascending; the gradient is :math:`c_k` exactly."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x):
+        work = x if x.dtype in (torch.float32, torch.float64) else x.float()
+        weights = torch.as_tensor(gap_weights(x.shape[-1]), dtype=work.dtype, device=x.device)
+        return sorted_penalty(work, weights, torch).to(x.dtype)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.d = inputs[0].shape[-1]
+
+    @staticmethod
+    def backward(ctx, grad):
+        c = torch.as_tensor(sorted_weights(ctx.d), dtype=grad.dtype, device=grad.device)
+        return grad.unsqueeze(-1) * c
 
 
 def clusters(tensor):
@@ -465,10 +587,11 @@ def tie_(tensor, labels):
     Parameters
     ----------
     tensor : torch.Tensor
-        Floating point; its dtype and storage are kept.
+        Floating point, no two entries sharing memory; its dtype and storage
+        are kept.
     labels : torch.Tensor of integers
-        Of ``tensor``'s shape and device, values ``>= 0``: entries with the
-        same label form one cluster (as :func:`clusters` returns).
+        Of ``tensor``'s shape and device, values ``>= 0`` (any size): entries
+        with the same label form one cluster (as :func:`clusters` returns).
 
     Returns
     -------
@@ -480,14 +603,17 @@ def tie_(tensor, labels):
     TypeError
         ``tensor`` not floating point, ``labels`` not an integer tensor.
     ValueError
-        ``labels`` of another shape or device, or negative.
+        ``labels`` of another shape or device, or negative; an expanded or
+        self-overlapping ``tensor``.
 
     Notes
     -----
     Each mean is taken in float64 as :math:`m + \operatorname{mean}(w - m)`
     with :math:`m` the cluster's minimum, so a cluster of equal values keeps
     its value exactly and ``tie_(w, clusters(w))`` leaves ``w`` unchanged.
-    :math:`O(d)` scatter operations.
+    The labels are renumbered by a sort (:func:`torch.unique`), then
+    :math:`O(d)` scatter operations: :math:`O(d \log d)` time and
+    :math:`O(d)` memory whatever the label values.
 
     Examples
     --------
@@ -506,18 +632,20 @@ def tie_(tensor, labels):
         raise ValueError(f"labels has shape {tuple(labels.shape)}, tensor has {tuple(tensor.shape)}")
     if labels.device != tensor.device:
         raise ValueError(f"labels is on {labels.device}, tensor on {tensor.device}")
+    _check_own_memory(tensor, "tensor")
     if tensor.numel() == 0:
         return tensor
-    flat = labels.reshape(-1).long()
-    if int(flat.min()) < 0:
+    if int(labels.min()) < 0:
         raise ValueError("labels must be non-negative")
     with torch.no_grad():
         w = tensor.detach().reshape(-1).double()
-        k = int(flat.max()) + 1
-        low = w.new_zeros(k).scatter_reduce_(0, flat, w, reduce="amin", include_self=False)
-        shift = w - low[flat]
-        means = low + shift.new_zeros(k).index_add_(0, flat, shift) / torch.bincount(flat, minlength=k)
-        tensor.detach().copy_(means[flat].reshape(tensor.shape))
+        # The clusters numbered 0..k-1, whatever the label values.
+        _, cluster, counts = torch.unique(labels.reshape(-1), return_inverse=True, return_counts=True)
+        k = counts.numel()
+        low = w.new_zeros(k).scatter_reduce_(0, cluster, w, reduce="amin", include_self=False)
+        shift = w - low[cluster]
+        means = low + shift.new_zeros(k).index_add_(0, cluster, shift) / counts
+        tensor.detach().copy_(means[cluster].reshape(tensor.shape))
     return tensor
 
 
