@@ -14,7 +14,11 @@ INPUTS = ("random", "worst case")
 
 
 def make_input(kind, d, seed=0):
-    """``(w, lam)`` of kind ``"random"`` or ``"worst case"`` and length ``d``."""
+    """``(w, lam)`` of kind ``"random"`` or ``"worst case"`` and length ``d``.
+
+    The worst case, :func:`wsprox.worstcase.growing_cluster`, raises a
+    ValueError at sizes whose integers float64 does not hold (``d > 208064``).
+    """
     if kind == "random":
         return np.random.default_rng(seed).normal(size=d), RANDOM_LAM
     from wsprox.worstcase import growing_cluster

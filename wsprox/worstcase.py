@@ -2,10 +2,11 @@ r"""Hard inputs for the prox and its collision algorithms.
 
 Every generator has the same interface,
 
-``family(d, *, seed=0) -> (w, lam)``
-    ``w`` is a float64 vector of length ``d`` and ``lam`` a penalty weight at
-    which the family is hard (or interesting); ``seed`` fixes the random ones
-    and is ignored by the deterministic ones.
+``family(d, *, seed=0, dtype=numpy.float64) -> (w, lam)``
+    ``w`` is a vector of length ``d`` and dtype ``dtype`` (float32 or
+    float64) and ``lam`` a penalty weight at which the family is hard (or
+    interesting); ``seed`` fixes the random ones and is ignored by the
+    deterministic ones.
 
 and :data:`FAMILIES` maps their names to them, so tests and benchmarks can
 iterate over all of them:
@@ -13,10 +14,20 @@ iterate over all of them:
 >>> import wsprox
 >>> from wsprox.worstcase import FAMILIES
 >>> for name, family in FAMILIES.items():
-...     w, lam = family(50)
-...     assert w.shape == (50,) and w.dtype == "float64" and lam >= 0
+...     for dtype in ("float32", "float64"):
+...         w, lam = family(50, dtype=dtype)
+...         assert w.shape == (50,) and w.dtype == dtype and lam >= 0
 >>> sorted(FAMILIES)[:3]
 ['all_equal', 'geometric', 'growing_cluster']
+
+Each family is generated *for* the dtype, so that it keeps its purpose
+there: :func:`huge` and :func:`tiny` take magnitudes that float32 holds
+(``1e30`` and ``1e-25`` instead of ``1e150`` and ``1e-150``), and the
+families built of large integers (:func:`growing_cluster`,
+:func:`naive_pava_quadratic`) raise a ValueError at a size whose integers the
+dtype cannot hold exactly (above :math:`2^{24}` in float32, :math:`2^{53}` in
+float64), rather than return rounded values that are no longer the
+construction.
 
 The families:
 
@@ -34,19 +45,19 @@ import numpy as np
 
 __all__ = [
     "FAMILIES",
-    "growing_cluster",
-    "ties",
     "all_equal",
-    "two_far_clusters",
     "geometric",
-    "polynomial",
+    "growing_cluster",
     "huge",
-    "tiny",
     "naive_pava_quadratic",
+    "polynomial",
+    "ties",
+    "tiny",
+    "two_far_clusters",
 ]
 
 
-def growing_cluster(d, *, seed=0):
+def growing_cluster(d, *, seed=0, dtype=np.float64):
     r"""A cluster that absorbs exactly one particle per round of imminent collisions.
 
     Construction. Write :math:`c = 2\lambda/(d-1)` for the velocity gap of
@@ -78,7 +89,11 @@ def growing_cluster(d, *, seed=0):
     :math:`2 d^3` in magnitude after centring), exact in float64, and the
     margins exceed the rounding of every block value while
     :math:`d^3 \ll 2^{53}`; the round count is guaranteed for
-    :math:`d \le 2^{16}`.
+    :math:`d \le 2^{16}`. The integers reach about :math:`d^3`: float64
+    holds them exactly up to :math:`d = 208064` (below :math:`2^{53}`),
+    float32 up to :math:`d = 256` (below :math:`2^{24}`); beyond, rounding
+    would merge many particles per round and the family would not be itself,
+    so a larger ``d`` raises a ValueError.
 
     Examples
     --------
@@ -88,18 +103,22 @@ def growing_cluster(d, *, seed=0):
     >>> res = wsprox.prox_result(w, lam, method="imminent_collisions")
     >>> res.rounds, res.n_clusters
     (64, 1)
+    >>> wsprox.prox_result(*growing_cluster(64, dtype="float32"), method="imminent_collisions").rounds
+    64
     """
-    d = _check_size(d)
+    d, dtype = _check_size(d), _check_dtype(dtype)
     if d == 1:
-        return np.zeros(1), 1.0
+        return np.zeros(1, dtype), 1.0
     c = 2 * d * d
+    lam = d * d * (d - 1)
+    _check_integers("growing_cluster", d, max(lam, (d - 1 - d // 2) * (c + 1)), dtype)
     k = np.arange(d, dtype=np.int64)
     x = np.maximum(k - 1, 0) * (c + 1)
     x -= x[d // 2]  # centre: halves the magnitudes, keeps every value an integer
-    return x.astype(np.float64), float(d * d * (d - 1))
+    return x.astype(dtype), float(lam)
 
 
-def ties(d, *, seed=0):
+def ties(d, *, seed=0, dtype=np.float64):
     """Random integers from a pool of about ``sqrt(d)`` values: many large ties.
 
     Examples
@@ -109,13 +128,12 @@ def ties(d, *, seed=0):
     >>> len(set(w.tolist())) <= 10
     True
     """
-    d = _check_size(d)
+    d, dtype = _check_size(d), _check_dtype(dtype)
     pool = max(1, int(np.sqrt(d)))
-    w = np.random.default_rng(seed).integers(0, pool, d).astype(np.float64)
-    return w, 0.5 * pool
+    return np.random.default_rng(seed).integers(0, pool, d).astype(dtype), 0.5 * pool
 
 
-def all_equal(d, *, seed=0):
+def all_equal(d, *, seed=0, dtype=np.float64):
     """Every entry equal: one cluster at any ``lam``, ties broken by the sort.
 
     Examples
@@ -126,12 +144,15 @@ def all_equal(d, *, seed=0):
     >>> wsprox.prox(w, lam)
     array([3., 3., 3., 3., 3.])
     """
-    d = _check_size(d)
-    return np.full(d, 3.0), 1.0
+    d, dtype = _check_size(d), _check_dtype(dtype)
+    return np.full(d, 3.0, dtype), 1.0
 
 
-def two_far_clusters(d, *, seed=0):
+def two_far_clusters(d, *, seed=0, dtype=np.float64):
     """Two tight groups ``2e6`` apart: each collapses, the two never meet.
+
+    In float32 the unit offsets inside a group are rounded to multiples of
+    ``1/16`` (the spacing at ``1e6``): the groups stay tight.
 
     Examples
     --------
@@ -141,13 +162,13 @@ def two_far_clusters(d, *, seed=0):
     >>> wsprox.prox_result(w, lam).n_clusters
     2
     """
-    d = _check_size(d)
+    d, dtype = _check_size(d), _check_dtype(dtype)
     rng = np.random.default_rng(seed)
     w = rng.standard_normal(d) + np.where(np.arange(d) < d // 2, -1e6, 1e6)
-    return w, 20.0
+    return w.astype(dtype), 20.0
 
 
-def geometric(d, *, seed=0):
+def geometric(d, *, seed=0, dtype=np.float64):
     """Magnitudes spread geometrically from ``1e-8`` to ``1e8``, signs alternating.
 
     Examples
@@ -157,11 +178,12 @@ def geometric(d, *, seed=0):
     >>> w
     array([ 1.e-08, -1.e+00,  1.e+08])
     """
-    d = _check_size(d)
-    return np.geomspace(1e-8, 1e8, d) * np.where(np.arange(d) % 2, -1.0, 1.0), 1.0
+    d, dtype = _check_size(d), _check_dtype(dtype)
+    w = np.geomspace(1e-8, 1e8, d) * np.where(np.arange(d) % 2, -1.0, 1.0)
+    return w.astype(dtype), 1.0
 
 
-def polynomial(d, *, seed=0):
+def polynomial(d, *, seed=0, dtype=np.float64):
     """Cubic spacing ``(k/d - 1/2)^3``: gaps from about ``1/d^3`` to ``1/d``.
 
     Examples
@@ -171,12 +193,16 @@ def polynomial(d, *, seed=0):
     >>> w
     array([-0.125   , -0.015625,  0.      ,  0.015625])
     """
-    d = _check_size(d)
-    return (np.arange(d) / d - 0.5) ** 3, 0.01
+    d, dtype = _check_size(d), _check_dtype(dtype)
+    return ((np.arange(d) / d - 0.5) ** 3).astype(dtype), 0.01
 
 
-def huge(d, *, seed=0):
-    """Normal values scaled by ``1e150`` (sums stay finite).
+def huge(d, *, seed=0, dtype=np.float64):
+    """Normal values scaled by ``1e150`` (float32: ``1e30``), and ``lam`` as large.
+
+    Near the top of the dtype's range, yet far enough below it that sums of
+    ``d <= 1e8`` values stay finite (the squares of float64's do too): the
+    overflow scaling of the prox at work.
 
     Examples
     --------
@@ -184,32 +210,47 @@ def huge(d, *, seed=0):
     >>> w, lam = huge(3)
     >>> bool(abs(w).max() > 1e149), lam
     (True, 1e+150)
+    >>> w, lam = huge(3, dtype="float32")
+    >>> bool(abs(w).max() > 1e29), lam
+    (True, 1e+30)
     """
-    d = _check_size(d)
-    return np.random.default_rng(seed).standard_normal(d) * 1e150, 1e150
+    d, dtype = _check_size(d), _check_dtype(dtype)
+    scale = {np.float64: 1e150, np.float32: 1e30}[dtype.type]
+    return (np.random.default_rng(seed).standard_normal(d) * scale).astype(dtype), scale
 
 
-def tiny(d, *, seed=0):
-    """Normal values scaled by ``1e-150`` (no subnormals in the velocities).
+def tiny(d, *, seed=0, dtype=np.float64):
+    r"""Normal values scaled by ``1e-150`` (float32: ``1e-25``), and ``lam`` as small.
+
+    Near the bottom of the dtype's range, yet far enough above it that the
+    values and the velocity step :math:`2\lambda/(d-1)` are normal numbers,
+    not subnormal or zero, for ``d <= 1e8``.
 
     Examples
     --------
+    >>> import numpy as np
     >>> from wsprox.worstcase import tiny
     >>> w, lam = tiny(3)
     >>> bool(abs(w).max() < 1e-149), lam
     (True, 1e-150)
+    >>> w, lam = tiny(3, dtype="float32")
+    >>> bool(abs(w).min() > np.finfo(np.float32).tiny), lam
+    (True, 1e-25)
     """
-    d = _check_size(d)
-    return np.random.default_rng(seed).standard_normal(d) * 1e-150, 1e-150
+    d, dtype = _check_size(d), _check_dtype(dtype)
+    scale = {np.float64: 1e-150, np.float32: 1e-25}[dtype.type]
+    return (np.random.default_rng(seed).standard_normal(d) * scale).astype(dtype), scale
 
 
-def naive_pava_quadratic(d, *, seed=0):
+def naive_pava_quadratic(d, *, seed=0, dtype=np.float64):
     """``np.r_[np.arange(n), np.arange(-(n-1), n), np.arange(-(n-1), 1)]``, cut to length ``d``.
 
     The family on which a naive pool-adjacent-violators (one that rescans
     from the start after each merge) is quadratic: ``n`` is the smallest with
     ``4n - 1 >= d``. Here it is the input ``w``, which the prox sorts: it
-    becomes groups of two or three ties.
+    becomes groups of two or three ties. float32 holds its integers up to
+    :math:`n = 2^{24}` (``d`` about ``6.7e7``): a larger ``d`` raises a
+    ValueError there.
 
     Examples
     --------
@@ -217,10 +258,11 @@ def naive_pava_quadratic(d, *, seed=0):
     >>> naive_pava_quadratic(10)[0]
     array([ 0.,  1.,  2., -2., -1.,  0.,  1.,  2., -2., -1.])
     """
-    d = _check_size(d)
+    d, dtype = _check_size(d), _check_dtype(dtype)
     n = (d + 4) // 4
+    _check_integers("naive_pava_quadratic", d, n - 1, dtype)
     w = np.r_[np.arange(n), np.arange(-(n - 1), n), np.arange(-(n - 1), 1)]
-    return w[:d].astype(np.float64), 1.0
+    return w[:d].astype(dtype), 1.0
 
 
 def _check_size(d):
@@ -228,6 +270,24 @@ def _check_size(d):
     if d < 1:
         raise ValueError(f"d must be a positive integer, got {d}")
     return d
+
+
+def _check_dtype(dtype):
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from None
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+    return dtype
+
+
+def _check_integers(name, d, largest, dtype):
+    """A ValueError unless ``dtype`` holds every integer up to ``largest`` exactly."""
+    bits = np.finfo(dtype).nmant + 1
+    if largest > 2**bits:
+        raise ValueError(f"{name}(d={d}) is made of integers up to {largest:.3g}, which {dtype} does not "
+                         f"hold exactly (above 2^{bits}); take a smaller d")
 
 
 #: Every family, by name.
