@@ -105,6 +105,7 @@ BAD_CALLS = [
     ([1.0, 2.0], 1.0, {"axis": 0.5}, TypeError, "axis must be None or an integer, got float"),
     ([1.0, 2.0], 1.0, {"warm": object()}, TypeError, "warm must be a wsprox.ProxState, got object"),
     (np.ones(2, dtype=complex), 1.0, {}, TypeError, "w must hold real numbers .* got dtype complex128"),
+    (np.array([[0, 1], [np.inf, 0]], dtype=np.float16), 1.0, {"axis": 0}, ValueError, r"\+inf at index \(1, 0\)"),
 ]
 
 
@@ -129,6 +130,35 @@ def test_out_is_checked_before_anything_is_computed(where):
     wrong_kind = [1.0, 2.0, 3.0] if where.data == "host" else np.ones(3)
     with pytest.raises(TypeError, match="out must be a"):
         wsprox.prox(w, 1.0, backend=where.backend, out=wrong_kind)
+
+
+@pytest.mark.parametrize("axis, lam, l1", [(None, 0.8, 0.0), (1, 2.5, 0.3), (0, 40.0, 1.0)])
+def test_float16_in_float16_out_computed_in_float32(where, axis, lam, l1):
+    # float16 used to come back as float64; now it is proxed in float32 and rounded once.
+    w = (4 * np.random.default_rng(5).standard_normal((3, 7))).astype(np.float16)
+    want_x, want_labels, _ = where.result(w.astype(np.float32), lam, l1=l1, axis=axis)
+    x, labels, _ = where.result(w, lam, l1=l1, axis=axis)
+    assert x.dtype == np.float16 and labels.dtype == np.int64
+    np.testing.assert_array_equal(x, want_x.astype(np.float16))
+    np.testing.assert_array_equal(labels, want_labels)
+    assert where.prox(w, lam, l1=l1, axis=axis).dtype == np.float16
+    assert wsprox.check_optimality(w, x, lam, l1=l1, axis=axis).optimal   # to float16's rounding
+    np.testing.assert_array_equal(where.prox(w, 0.0), w)                  # lam = 0 is the identity
+    data = where.put(w.copy())                                             # in place, out float16
+    assert wsprox.prox(data, lam, l1=l1, axis=axis, backend=where.backend, out=data) is data
+    np.testing.assert_array_equal(where.get(data), x)
+    like = where.put if where.data == "device" else np.asarray
+    with pytest.raises(TypeError, match="out has dtype float32, expected float16"):
+        wsprox.prox(where.put(w), lam, backend=where.backend, out=like(np.empty(w.shape, np.float32)))
+
+
+def test_float16_near_its_largest_value_is_exact_to_its_rounding(where):
+    w = np.array([65504.0, -65504.0, 6e4, 6e4, 1.0, -3e4, 0.0], dtype=np.float16)
+    for lam in (0.0, 1e4, 6e4):
+        x = where.prox(w, lam)
+        assert x.dtype == np.float16 and np.isfinite(x).all()
+        exact = np.array(prox_exact(w, lam), dtype=float)
+        np.testing.assert_allclose(x, exact, rtol=2.0 ** -11, atol=0)
 
 
 def test_out_in_place_on_a_batch_along_the_first_axis(where):

@@ -78,9 +78,8 @@ def test_prox_of_non_contiguous_view_writes_through(make_view, axis):
 
 
 @pytest.mark.parametrize("bad, error, match", [
-    (torch.ones(3, dtype=torch.float16), TypeError, "float32 or float64"),
-    (torch.ones(3, dtype=torch.bfloat16), TypeError, "float32 or float64"),
-    (torch.ones(3, dtype=torch.int64), TypeError, "float32 or float64"),
+    (torch.ones(3, dtype=torch.int64), TypeError, "float16, bfloat16, float32 or float64, got torch.int64"),
+    (torch.ones(3, dtype=torch.complex64), TypeError, "float16, bfloat16, float32 or float64"),
     ([1.0, 2.0], TypeError, "torch.Tensor"),
     (torch.eye(3).to_sparse(), TypeError, "dense"),
     (torch.tensor([1.0, float("nan")]), ValueError, "NaN at index 1"),
@@ -573,8 +572,10 @@ def test_constructor_rejects_bad_arguments():
         (lambda: wt.WeightSharingProx([p], 1.0, axis=1, optimizer=opt), ValueError,
          "parameter 0 of group 0: axis 1 is out of bounds"),
         (lambda: wt.WeightSharingProx([p], 1.0, optimizer="sgd"), TypeError, "torch.optim.Optimizer"),
-        (lambda: wt.WeightSharingProx([p.detach().half()], 1.0, scale_by_lr=False), TypeError,
-         "parameter 0 of group 0 must be float32 or float64"),
+        (lambda: wt.WeightSharingProx([p.detach().int()], 1.0, scale_by_lr=False), TypeError,
+         "parameter 0 of group 0 must be float16, bfloat16, float32 or float64"),
+        (lambda: wt.WeightSharingProx([p], 1.0, dim=0, axis=0, scale_by_lr=False), TypeError,
+         "pass dim= or its alias axis=, not both"),
         (lambda: wt.WeightSharingProx([torch.ones(3).expand(2, 3)], 1.0, scale_by_lr=False), ValueError,
          "parameter 0 of group 0 is expanded"),
         (lambda: wt.WeightSharingProx([p], 1.0, scale_by_lr=1, optimizer=opt), TypeError, "must be a bool"),
@@ -595,7 +596,9 @@ def test_constructor_rejects_bad_arguments():
     (lambda p, q, r: {"params": [q], "lr": 0.1}, ValueError, r"unknown option\(s\) \['lr'\] in group 1"),
     (lambda p, q, r: {"strength": 1.0}, ValueError, "group 1 has no 'params' key"),
     (lambda p, q, r: [q], TypeError, "group 1 must be a dict"),
-    (lambda p, q, r: {"params": [q.detach().half()]}, TypeError, "parameter 0 of group 1 must be float32"),
+    (lambda p, q, r: {"params": [q.detach().int()]}, TypeError, "parameter 0 of group 1 must be float16"),
+    (lambda p, q, r: {"params": [q], "dim": 0, "axis": 0}, TypeError, "group 1 sets both 'dim' and its alias"),
+    (lambda p, q, r: {"params": [q], "dim": 1}, ValueError, "parameter 0 of group 1: axis 1 is out of bounds"),
     (lambda p, q, r: {"params": [q, torch.zeros(2, 2).as_strided((2, 2), (1, 1))]}, ValueError,
      "parameter 1 of group 1 has overlapping memory"),
     (lambda p, q, r: {"params": [r]}, ValueError, "parameter 0 of group 1 is not in any param group"),
@@ -630,3 +633,161 @@ def test_step_checks_options_changed_since_and_changes_nothing_on_error(key, val
 def test_import_wsprox_does_not_import_torch():
     code = "import sys, wsprox; assert 'torch' not in sys.modules, 'import wsprox imported torch'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---------------------------------------------------------------- prox: the differentiable entry
+
+HALF = [torch.float16, torch.bfloat16]
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def _without_ties(shape, seed, device="cpu"):
+    # Well-separated values: gradcheck's steps of 1e-6 stay on one linear piece.
+    g = torch.Generator().manual_seed(seed)
+    values = torch.randperm(int(np.prod(shape)), generator=g).double() / 4 + 0.01 * torch.rand(shape, generator=g
+                                                                                                 ).reshape(-1)
+    return (values.reshape(shape) - values.mean()).to(device)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dim", [None, 0, 1])
+def test_gradcheck_in_the_input_lam_and_l1(device, dim):
+    w = _without_ties((4, 6), seed=3, device=device).requires_grad_()
+    lam = torch.tensor(1.3, dtype=torch.float64, device=device, requires_grad=True)
+    l1 = torch.tensor(0.4, dtype=torch.float64, device=device, requires_grad=True)
+    x = wt.prox(w, lam, l1=l1, dim=dim)
+    # Not a trivial piece: some clusters of several entries and a zero cluster.
+    labels = wsprox.prox_result(w.detach().cpu().numpy(), 1.3, l1=0.4, axis=dim).labels
+    assert (x == 0).any() and np.unique(labels).size < labels.size
+    assert torch.autograd.gradcheck(lambda a, b, c: wt.prox(a, b, l1=c, dim=dim), (w, lam, l1))
+
+
+@pytest.mark.parametrize("method", ["pava", "end_collisions", "imminent_collisions", "search_collisions"])
+@given(w=vectors(min_size=2, max_size=20), lam=lams(20.0), l1=st.sampled_from([0.0, 0.5]),
+       seed=st.integers(0, 2**32 - 1))
+def test_backward_is_the_numpy_vjp(method, w, lam, l1, seed):
+    g = np.random.default_rng(seed).standard_normal(w.size)
+    t = torch.tensor(w, requires_grad=True)
+    lam_t = torch.tensor(lam, dtype=torch.float64, requires_grad=True)
+    x = wt.prox(t, lam_t, l1=l1, method=method)
+    res = wsprox.prox_result(w, lam, l1=l1)
+    np.testing.assert_array_equal(x.detach().numpy(), res.x)
+    x.backward(torch.tensor(g))
+    grad_w, grad_lam, _ = res.vjp(g)
+    np.testing.assert_allclose(t.grad.numpy(), grad_w, rtol=1e-12, atol=1e-12)
+    assert lam_t.grad.item() == pytest.approx(grad_lam, rel=1e-10, abs=1e-10)
+
+
+def test_prox_never_modifies_its_input_and_takes_any_strides():
+    base = torch.randn(5, 8, dtype=torch.float64)
+    before = base.clone()
+    for view in (base, base.t(), base[:, ::2], torch._neg_view(base)):
+        shown = view.resolve_neg().numpy().copy()
+        x = wt.prox(view, 0.6, dim=0)
+        assert x.shape == view.shape and x.data_ptr() != base.data_ptr()
+        np.testing.assert_array_equal(x.numpy(), wsprox.prox(shown, 0.6, axis=0))
+    assert torch.equal(base, before)
+
+
+def test_gradients_only_where_asked_and_a_float_lam_gets_none():
+    w = torch.tensor([0.0, 1.0, 10.0], requires_grad=True)
+    l1 = torch.tensor([0.25], requires_grad=True)             # a one-element tensor of shape (1,)
+    wt.prox(w, 2.0, l1=l1).sum().backward()
+    assert w.grad is not None and l1.grad.shape == (1,) and l1.grad.item() == -3.0
+    x = wt.prox(torch.tensor([0.0, 1.0]), torch.tensor(1.0))   # nothing requires grad
+    assert not x.requires_grad
+
+
+def test_the_output_may_change_in_place_before_backward():
+    # The backward pass keeps the labels and the signs, not the output itself.
+    w = torch.tensor([0.0, 1.0, 10.0], requires_grad=True)
+    x = wt.prox(w, 2.0)
+    y = x * 1
+    x.detach().add_(100.0)
+    y.sum().backward()
+    assert w.grad.tolist() == [1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: wt.prox(torch.arange(3), 1.0), TypeError, "float16, bfloat16, float32 or float64"),
+    (lambda: wt.prox([1.0, 2.0], 1.0), TypeError, "torch.Tensor"),
+    (lambda: wt.prox(torch.ones(3), torch.ones(2)), TypeError,
+     r"lam must be a real scalar or a one-element real tensor, got a torch.float32 tensor of shape \(2,\)"),
+    (lambda: wt.prox(torch.ones(3), torch.tensor(True)), TypeError, "lam must be a real scalar"),
+    (lambda: wt.prox(torch.ones(3), torch.tensor(-1.0)), ValueError, "lam must be non-negative"),
+    (lambda: wt.prox(torch.ones(3), 1.0, l1=float("nan")), ValueError, "l1 must be finite"),
+    (lambda: wt.prox(torch.tensor([1.0, float("inf")]), 1.0), ValueError, r"\+inf at index 1"),
+    (lambda: wt.prox(torch.ones(3), 1.0, method="magic"), ValueError, "unknown method"),
+    (lambda: wt.prox(torch.ones(2, 3), 1.0, dim=2), ValueError, "axis 2 is out of bounds"),
+    (lambda: wt.prox(torch.ones(2, 3), 1.0, dim=1, axis=1), TypeError, "pass dim= or its alias axis=, not both"),
+])
+def test_prox_rejects_bad_arguments(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+# ---------------------------------------------------------------- half precision, dim=
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", HALF)
+def test_half_precision_is_proxed_in_float32_and_rounded_once(device, dtype):
+    w = torch.randn(3, 9, generator=torch.Generator().manual_seed(1)).to(dtype).to(device)
+    want = torch.from_numpy(wsprox.prox(w.float().cpu().numpy(), 0.7, l1=0.05, axis=1)).to(dtype)
+    t = w.clone().requires_grad_()
+    x = wt.prox(t, 0.7, l1=0.05, dim=1)
+    assert x.dtype == dtype and x.device == w.device
+    assert torch.equal(x.cpu(), want)
+    x.backward(torch.ones_like(x))
+    assert t.grad.dtype == dtype
+    p = w.clone()
+    ptr = p.data_ptr()
+    assert wt.prox_(p, 0.7, l1=0.05, dim=1) is p
+    assert p.dtype == dtype and p.data_ptr() == ptr and torch.equal(p.cpu(), want)
+    strided = w.clone().t()                              # and through a view
+    wt.prox_(strided, 0.7, l1=0.05, dim=0)
+    assert torch.equal(strided.t().cpu(), want)
+
+
+@pytest.mark.parametrize("dtype", HALF)
+def test_every_entry_takes_half_precision(dtype):
+    w = torch.tensor([0.5, -1.0, 0.5, 2.0, 0.0], dtype=dtype)
+    assert wt.clusters(w).tolist() == [2, 0, 2, 3, 1]
+    assert wt.sharing_stats(w) == wt.SharingStats(4, 0.2, 5 * 16 / (4 * 16 + 5 * 2))
+    tied = w.clone()
+    assert wt.tie_(tied, torch.tensor([0, 0, 1, 1, 1])).dtype == dtype
+    assert torch.equal(tied, torch.tensor([-0.25, -0.25] + [2.5 / 3] * 3, dtype=torch.float64).to(dtype))
+    p = torch.nn.Parameter(torch.tensor([0.0, 1.0, 10.0], dtype=dtype))
+    opt = torch.optim.SGD([p], lr=1.0)
+    wt.WeightSharingProx([p], 2.0, optimizer=opt).step()
+    assert p.dtype == dtype and p.tolist() == [1.5, 1.5, 8.0]
+    assert wt.penalty(w.requires_grad_()).dtype == dtype
+
+
+def test_dim_is_the_torch_name_of_axis_everywhere():
+    w = torch.randn(4, 6, dtype=torch.float64)
+    want = wsprox.prox(w.numpy(), 0.5, axis=0)
+    assert np.array_equal(wt.prox(w, 0.5, dim=0).numpy(), want)
+    assert np.array_equal(wt.prox(w, 0.5, axis=0).numpy(), want)
+    assert np.array_equal(wt.prox_(w.clone(), 0.5, dim=0).numpy(), want)
+    assert torch.equal(wt.penalty(w, dim=1), wt.penalty(w, axis=1))
+    for call in (lambda: wt.prox_(w.clone(), 0.5, dim=0, axis=0), lambda: wt.penalty(w, dim=0, axis=1)):
+        with pytest.raises(TypeError, match="pass dim= or its alias axis=, not both"):
+            call()
+    p, q = torch.nn.Parameter(w.clone()), torch.nn.Parameter(w.clone())
+    wsp = wt.WeightSharingProx([{"params": [p]}, {"params": [q], "dim": 1}], 0.5, dim=0, scale_by_lr=False)
+    assert [group["axis"] for group in wsp.param_groups] == [0, 1]
+    wsp.step()
+    assert np.array_equal(p.detach().numpy(), want)
+    assert np.array_equal(q.detach().numpy(), wsprox.prox(w.numpy(), 0.5, axis=1))
+
+
+def test_wsprox_prox_keeps_cpu_tensors_and_float16():
+    t = torch.tensor([0.0, 1.0, 10.0], dtype=torch.float16)
+    x = wsprox.prox(t, 2.0)
+    assert isinstance(x, torch.Tensor) and x.dtype == torch.float16 and x.tolist() == [1.5, 1.5, 8.0]
+    # bfloat16 has no NumPy dtype: a clear error (it used to be torch's "unsupported ScalarType").
+    with pytest.raises(TypeError, match="w is a torch.bfloat16 tensor, which NumPy and Numba cannot hold: "
+                                        "use wsprox.torch"):
+        wsprox.prox(t.bfloat16(), 2.0)
+    with pytest.raises(TypeError, match="or differentiate through wsprox.torch.prox"):
+        wsprox.prox(t.float().requires_grad_(), 2.0)

@@ -122,7 +122,8 @@ def test_array_likes_views_and_read_only_inputs():
 
 @pytest.mark.parametrize("dtype, out_dtype", [
     (np.float32, np.float32), (np.float64, np.float64), (np.int64, np.float64),
-    (np.int8, np.float64), (np.uint16, np.float64), (np.bool_, np.float64), (np.float16, np.float64),
+    (np.int8, np.float64), (np.uint16, np.float64), (np.bool_, np.float64), (np.float16, np.float16),
+    (np.longdouble, np.float64),
 ])
 def test_result_dtypes(dtype, out_dtype):
     w = np.array([0, 1, 1, 0, 1], dtype=dtype)

@@ -10,7 +10,7 @@ every kind of array:
     target = backend.check_out(out, w, ...)       out checked before anything is computed
     m      = backend.finite_magnitude(a)          one pass: NaN/inf named, the magnitude
     s      = overflow_scale(m, size, lam, l1)     a power of two, 1 in every ordinary case
-    rows   = backend.to_rows(a, axis, dtype, s)   (n, d) rows of the result dtype, times s
+    rows   = backend.to_rows(a, axis, dtype, s)   (n, d) rows of the compute dtype, times s
     backend.prox_rows(solve, rows, s lam, s l1, out_rows, labels, warm)
     backend.unscale(out_rows, s)                  exact: s is a power of two
     x      = backend.wrap(backend.from_rows(out_rows, ...), w, out)

@@ -13,22 +13,27 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._backend import BACKENDS, METHODS, get_backend, is_device_array
+from ._rows import from_rows, to_rows
 from ._validation import (
     check_choice,
     check_penalty_weight,
     check_warm,
+    compute_dtype,
     normalize_axis,
     overflow_scale,
     result_dtype,
     rows_shape,
 )
+from .cpu.backend import as_float_array
+from .cpu.small import SMALL_MAX, prox_small
+from .derivatives import check_direction, linearize
 
-__all__ = ["ProxResult", "prox", "prox_result", "BACKENDS"]
+__all__ = ["BACKENDS", "ProxResult", "prox", "prox_result"]
 
 
 @dataclass(frozen=True)
 class ProxResult:
-    """The prox and the weight sharing it found.
+    r"""The prox, the weight sharing it found, and its derivatives.
 
     Attributes
     ----------
@@ -49,6 +54,22 @@ class ProxResult:
         The collision algorithm that ran (``"auto"`` resolved).
     backend : str
         Where it ran (``"auto"`` resolved).
+    lam, l1 : float
+        The weights of the penalties, as given.
+    axis : int or None
+        The axis of the slices (normalised to ``0..ndim-1``), or None for
+        one flattened vector.
+
+    Notes
+    -----
+    :meth:`vjp` and :meth:`jvp` are the exact derivatives of the prox, from
+    ``labels`` and ``x`` alone (:mod:`wsprox.derivatives` has the formulas
+    and what they give at ties and kinks): within each slice, the Jacobian
+    averages over every non-zero cluster,
+    :math:`J = \sum_{G:\,x_G \ne 0} 1_G 1_G^\top / |G|`, a cluster moves with
+    :math:`\lambda` at the mean of its velocities
+    :math:`(d + 1 - 2k)/(d - 1)` and with :math:`\ell_1` at
+    :math:`-\operatorname{sign}(x_G)`, and the cluster at 0 does not move.
 
     Examples
     --------
@@ -64,6 +85,111 @@ class ProxResult:
     rounds: int
     method: str
     backend: str
+    lam: float
+    l1: float
+    axis: int | None
+
+    def vjp(self, g):
+        r"""The vector-Jacobian product: the gradients through the prox.
+
+        Parameters
+        ----------
+        g : array_like
+            The cotangent of ``x`` (the gradient of a loss with respect to
+            the prox), real and finite, of ``x``'s shape.
+
+        Returns
+        -------
+        grad_w : ndarray
+            :math:`J^\top g = J g`, of ``x``'s shape and dtype: ``g``
+            averaged over every non-zero cluster, 0 on the zero cluster.
+        grad_lam, grad_l1 : float
+            :math:`g \cdot \partial x/\partial\lambda` and
+            :math:`g \cdot \partial x/\partial\ell_1`, summed over every
+            slice (one ``lam`` and one ``l1`` for all); at ``lam = 0`` or
+            ``l1 = 0`` these are right derivatives.
+
+        Raises
+        ------
+        ValueError
+            ``g`` of another shape, or not finite.
+        TypeError
+            ``g`` not real, or ``x`` on a CUDA device (use
+            :func:`wsprox.torch.prox` to differentiate on the device).
+
+        Notes
+        -----
+        Computed in float64, :math:`O(d)` after the prox (scatter-adds over
+        the labels, :func:`wsprox.derivatives.linearize`).
+
+        Examples
+        --------
+        >>> import wsprox
+        >>> res = wsprox.prox_result([0.0, 1.0, 10.0], 2.0)      # clusters {0, 1} and {2}
+        >>> res.vjp([1.0, 0.0, 0.0])          # the gradient of x_1 in w, lam and l1
+        (array([0.5, 0.5, 0. ]), 0.5, -1.0)
+        """
+        lin, rows = self._linearization("g", g)
+        grad, grad_lam, grad_l1 = lin.vjp(rows)
+        return self._from_rows(grad), float(grad_lam), float(grad_l1)
+
+    def jvp(self, dw, *, dlam=0.0, dl1=0.0):
+        r"""The Jacobian-vector product: how the prox moves with its arguments.
+
+        Parameters
+        ----------
+        dw : array_like
+            A change of the input ``w``, real and finite, of ``x``'s shape.
+        dlam, dl1 : float, optional
+            Changes of ``lam`` and ``l1`` (any sign; at ``lam = 0`` the
+            derivative in ``lam`` is the right derivative).
+
+        Returns
+        -------
+        ndarray
+            :math:`J\,\delta w + \delta\lambda\, \partial x/\partial\lambda
+            + \delta\ell_1\, \partial x/\partial\ell_1`, of ``x``'s shape
+            and dtype.
+
+        Raises
+        ------
+        ValueError, TypeError
+            As :meth:`vjp`, for ``dw``; ``dlam`` or ``dl1`` not a finite
+            real scalar.
+
+        Examples
+        --------
+        >>> import wsprox
+        >>> res = wsprox.prox_result([0.0, 1.0, 10.0], 2.0, l1=0.5)
+        >>> res.jvp([0.0, 0.0, 0.0], dlam=1.0)       # the cluster of two rises, the top falls
+        array([ 0.5,  0.5, -1. ])
+        >>> res.jvp([0.0, 0.0, 0.0], dl1=1.0)        # both shrink toward 0
+        array([-1., -1., -1.])
+        """
+        dlam = check_direction(dlam, "dlam")
+        dl1 = check_direction(dl1, "dl1")
+        lin, rows = self._linearization("dw", dw)
+        return self._from_rows(lin.jvp(rows, dlam, dl1))
+
+    def _linearization(self, name, v):
+        # The linear piece (float64 rows) and v as float64 rows, checked.
+        if is_device_array(self.x):
+            raise TypeError(
+                f"{name}: this prox lives on a CUDA device and ProxResult.{'vjp' if name == 'g' else 'jvp'} "
+                "computes on the host; differentiate on the device with wsprox.torch.prox, or compute "
+                "the prox with backend='cpu'"
+            )
+        x = np.asarray(self.x)
+        v = as_float_array(v, name)
+        if v.shape != x.shape:
+            raise ValueError(f"{name} has shape {v.shape}, expected {x.shape} (the shape of x)")
+        labels = to_rows(np.asarray(self.labels), self.axis)
+        lin = linearize(labels, to_rows(x, self.axis).astype(np.float64), self.lam)
+        return lin, to_rows(v, self.axis).astype(np.float64)
+
+    def _from_rows(self, rows):
+        x = np.asarray(self.x)
+        return from_rows(rows, x.shape, self.axis).astype(x.dtype)
 
 
 def prox(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out=None, warm=None):
@@ -115,8 +241,9 @@ def prox(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out=None, 
     Returns
     -------
     ndarray
-        The prox, of ``w``'s shape; float32 stays float32, float64 stays
-        float64, integer and bool inputs give float64. The kind of array of
+        The prox, of ``w``'s shape; float16, float32 and float64 are kept
+        (float16 is computed in float32 and rounded once), integer and bool
+        inputs give float64. The kind of array of
         ``w``: NumPy for array-likes, a tensor for a PyTorch tensor (CPU or
         CUDA), CuPy for CuPy, a Numba device array for one (``out`` itself
         when given).
@@ -153,6 +280,15 @@ def prox(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out=None, 
     array([[ 2. , -2. ],
            [ 1.5,  1.5]], dtype=float32)
     """
+    if (type(w) is np.ndarray and w.ndim == 1 and w.size <= SMALL_MAX and w.dtype.char in "fd"
+            and axis is None and out is None and warm is None and method in ("auto", "pava")
+            and backend in ("auto", "cpu")):
+        # A small plain vector: the whole prox in one compiled call (wsprox.cpu.small), the
+        # general path's result bit for bit; anything unusual in it takes the general path.
+        lam, l1 = check_penalty_weight(lam, "lam"), check_penalty_weight(l1, "l1")
+        x = np.empty_like(w)
+        if prox_small(w, lam, l1, x) >= 0:
+            return x
     return _prox(w, lam, l1, method, backend, axis, out, warm, want_labels=False).x
 
 
@@ -186,7 +322,7 @@ def _prox(w, lam, l1, method, backend, axis, out, warm, *, want_labels):
     a = be.asarray(w, "w")
     shape = tuple(a.shape)
     axis = normalize_axis(axis, len(shape))
-    dtype = result_dtype(a.dtype)
+    dtype, work = result_dtype(a.dtype), compute_dtype(a.dtype)    # what comes back, what is proxed
     target = be.check_out(out, w, shape, dtype)
     magnitude = be.finite_magnitude(a, "w")
     n, d = rows_shape(shape, axis)
@@ -194,11 +330,13 @@ def _prox(w, lam, l1, method, backend, axis, out, warm, *, want_labels):
         method = be.auto_method(n)
 
     scale = overflow_scale(magnitude, n * d, lam, l1)
-    rows = be.to_rows(a, axis, dtype, scale)
-    out_rows = be.rows_view(target, axis) if target is not None else None
+    rows = be.to_rows(a, axis, work, scale)
+    out_rows = be.rows_view(target, axis) if target is not None and dtype == work else None
     copy_to = target if out_rows is None else None
     if out_rows is None:
-        out_rows = be.empty((n, d), dtype)
+        out_rows = be.empty((n, d), work)
+        if copy_to is None and dtype != work:
+            copy_to = be.empty(shape, dtype)      # the rows cast to the result dtype
     labels = be.empty((n, d), np.int64) if want_labels else None
     if n * d:
         n_clusters, rounds = be.prox_rows(be.solvers[method], rows, lam * scale, l1 * scale,
@@ -207,7 +345,7 @@ def _prox(w, lam, l1, method, backend, axis, out, warm, *, want_labels):
             be.unscale(out_rows, scale)
     x = be.wrap(be.from_rows(out_rows, shape, axis, copy_to), w, out)
     if not want_labels:
-        return ProxResult(x, None, None, None, method, backend)
+        return ProxResult(x, None, None, None, method, backend, lam, l1, axis)
     labels = be.wrap(be.from_rows(labels, shape, axis), w, None)
     if n * d:
         n_clusters, rounds = be.to_host(n_clusters), be.to_host(rounds)
@@ -221,4 +359,7 @@ def _prox(w, lam, l1, method, backend, axis, out, warm, *, want_labels):
         rounds=int(rounds.max(initial=0)),
         method=method,
         backend=backend,
+        lam=lam,
+        l1=l1,
+        axis=axis,
     )

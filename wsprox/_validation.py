@@ -19,7 +19,9 @@ __all__ = [
     "check_no_grad",
     "check_penalty_weight",
     "check_real_dtype",
+    "check_tensor_dtype",
     "check_warm",
+    "compute_dtype",
     "normalize_axis",
     "overflow_scale",
     "result_dtype",
@@ -28,20 +30,35 @@ __all__ = [
 
 
 def result_dtype(dtype) -> np.dtype:
-    """The floating dtype of the output for an input of ``dtype``.
+    """The floating dtype of the prox of an input of ``dtype``.
 
-    float32 stays float32 and float64 stays float64; booleans, integers and
-    every other real floating type (float16, longdouble) give float64.
+    float16, float32 and float64 are kept; booleans, integers and every other
+    real floating type (long double) give float64. The computation runs in
+    :func:`compute_dtype`.
 
     Examples
     --------
-    >>> result_dtype(np.float32), result_dtype(np.int8)
-    (dtype('float32'), dtype('float64'))
+    >>> result_dtype(np.float16), result_dtype(np.float32), result_dtype(np.int8)
+    (dtype('float16'), dtype('float32'), dtype('float64'))
     """
     dtype = np.dtype(dtype)
-    if dtype == np.float32:
-        return np.dtype(np.float32)
+    if dtype in (np.float16, np.float32):
+        return dtype
     return np.dtype(np.float64)
+
+
+def compute_dtype(dtype) -> np.dtype:
+    """The dtype of the rows that the kernels prox for an input of ``dtype``:
+    :func:`result_dtype`, with float16 widened to float32 (exactly; the
+    result is rounded back to float16 once, at the end).
+
+    Examples
+    --------
+    >>> compute_dtype(np.float16), compute_dtype(np.float32), compute_dtype(np.int8)
+    (dtype('float32'), dtype('float32'), dtype('float64'))
+    """
+    dtype = result_dtype(dtype)
+    return np.dtype(np.float32) if dtype == np.float16 else dtype
 
 
 def check_real_dtype(dtype, name: str = "w") -> np.dtype:
@@ -126,7 +143,28 @@ def check_no_grad(tensor, name: str = "w") -> None:
     if sys.modules["torch"].is_grad_enabled():
         raise TypeError(
             f"{name} is a tensor that requires grad and wsprox.prox is not differentiable: "
-            f"call it under torch.no_grad() (an update, e.g. out={name}) or on {name}.detach()"
+            f"call it under torch.no_grad() (an update, e.g. out={name}) or on {name}.detach(), "
+            "or differentiate through wsprox.torch.prox"
+        )
+
+
+def check_tensor_dtype(tensor, name: str = "w") -> None:
+    """Raise a TypeError for a PyTorch tensor of a floating dtype that NumPy
+    and Numba cannot hold (bfloat16, the float8 types); :mod:`wsprox.torch`
+    takes them.
+
+    Examples
+    --------
+    >>> check_tensor_dtype(np.ones(2)) is None
+    True
+    """
+    if type(tensor).__module__.split(".")[0] != "torch":
+        return
+    torch = sys.modules["torch"]
+    if tensor.is_floating_point() and tensor.dtype not in (torch.float16, torch.float32, torch.float64):
+        raise TypeError(
+            f"{name} is a {tensor.dtype} tensor, which NumPy and Numba cannot hold: use wsprox.torch "
+            f"(it proxes half precision in float32), or pass {name}.float()"
         )
 
 

@@ -10,9 +10,15 @@ on the loss with the prox of every regularised parameter tensor :math:`w_p`
 
 where :math:`\eta` is the learning rate. :class:`WeightSharingProx` does the
 second half in one call after ``optimizer.step()``; :func:`prox_` is the
-in-place prox of one tensor, :func:`penalty` the differentiable :math:`R` (for
-the subgradient baseline ``loss + s * penalty(w)``), and :func:`clusters`,
-:func:`tie_` and :func:`sharing_stats` read and freeze the sharing found.
+in-place prox of one tensor, :func:`prox` the differentiable prox (autograd
+backpropagates through it, exactly), :func:`penalty` the differentiable
+:math:`R` (for the subgradient baseline ``loss + s * penalty(w)``), and
+:func:`clusters`, :func:`tie_` and :func:`sharing_stats` read and freeze the
+sharing found.
+
+Every entry takes float16, bfloat16, float32 and float64 tensors: half
+precision is computed in float32 and returned (or written) in its own dtype.
+The axis of the slices is ``dim=``, as in torch (``axis=`` is an alias).
 
 PyTorch is an optional dependency: ``import wsprox`` never imports it,
 ``import wsprox.torch`` does (``pip install "wsprox[torch]"``).
@@ -25,12 +31,14 @@ from dataclasses import dataclass
 import torch
 
 from ._prox import prox as _prox
+from ._prox import prox_result as _prox_result
 from ._validation import check_penalty_weight, normalize_axis
 from .cpu import SOLVERS
+from .derivatives import linearize
 from .penalty import gap_weights, sorted_penalty, sorted_weights
 from .warm import ProxState
 
-__all__ = ["SharingStats", "WeightSharingProx", "clusters", "penalty", "prox_", "sharing_stats", "tie_"]
+__all__ = ["SharingStats", "WeightSharingProx", "clusters", "penalty", "prox", "prox_", "sharing_stats", "tie_"]
 
 #: Options a parameter group of :class:`WeightSharingProx` may set for itself.
 GROUP_OPTIONS = ("strength", "l1", "axis", "method")
@@ -38,6 +46,22 @@ GROUP_OPTIONS = ("strength", "l1", "axis", "method")
 #: The values ``method=`` accepts: ``"auto"`` and the collision algorithms
 #: (the same names on every backend).
 METHODS = ("auto", *SOLVERS)
+
+#: The dtypes of the tensors that :func:`prox`, :func:`prox_` and
+#: :class:`WeightSharingProx` take; the half-precision ones are computed in float32.
+FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def _work_dtype(dtype):
+    # The dtype the prox of a tensor of dtype is computed in.
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+
+
+def _dim(dim, axis):
+    # dim=, or its alias axis=; not both.
+    if dim is not None and axis is not None:
+        raise TypeError(f"pass dim= or its alias axis=, not both (got dim={dim!r}, axis={axis!r})")
+    return axis if dim is None else dim
 
 
 def _check_tensor(tensor, name="tensor"):
@@ -47,15 +71,19 @@ def _check_tensor(tensor, name="tensor"):
         raise TypeError(f"{name} must be a dense (strided) tensor, got layout {tensor.layout}")
 
 
-def _check_prox_tensor(tensor, name="tensor"):
+def _check_float_tensor(tensor, name="tensor"):
     _check_tensor(tensor, name)
-    if tensor.dtype not in (torch.float32, torch.float64):
+    if tensor.dtype not in FLOAT_DTYPES:
         raise TypeError(
-            f"{name} must be float32 or float64 for an in-place prox, got {tensor.dtype}; "
+            f"{name} must be float16, bfloat16, float32 or float64, got {tensor.dtype}; "
             "convert it first (e.g. tensor.float())"
         )
     if tensor.device.type not in ("cpu", "cuda"):
         raise TypeError(f"{name} is on device {tensor.device}; wsprox supports CPU and CUDA tensors")
+
+
+def _check_prox_tensor(tensor, name="tensor"):
+    _check_float_tensor(tensor, name)
     _check_own_memory(tensor, name)
 
 
@@ -91,27 +119,153 @@ def _check_own_memory(tensor, name):
         )
 
 
-def prox_(tensor, lam, *, l1=0.0, method="auto", axis=None, warm=None):
-    r"""Replace ``tensor`` by its prox of :math:`\lambda R + \ell_1\|\cdot\|_1`, in place.
+def prox(tensor, lam, *, l1=0.0, method="auto", dim=None, axis=None):
+    r"""The prox of :math:`\lambda R + \ell_1\|\cdot\|_1`, differentiable: THE entry for autograd.
 
-    The same operator as :func:`wsprox.prox`, written into the tensor's own
-    storage and outside autograd (like an optimizer's update).
+    The same operator as :func:`wsprox.prox` (which refuses a tensor that
+    requires grad while autograd records), as a :class:`torch.autograd.Function`
+    whose backward pass is the exact vector-Jacobian product
+    (:meth:`wsprox.ProxResult.vjp`), computed with torch operations on the
+    tensor's device.
 
     Parameters
     ----------
     tensor : torch.Tensor
-        float32 or float64, on the CPU or a CUDA device, no two entries
-        sharing memory; a parameter that requires grad is fine. Its dtype is
-        kept.
+        float16, bfloat16, float32 or float64, dense, on the CPU or a CUDA
+        device; any strides. Never modified.
+    lam : float or torch.Tensor
+        Weight of the weight-sharing penalty, finite and ``>= 0``; a
+        one-element tensor gets a gradient when it requires grad.
+    l1 : float or torch.Tensor, optional
+        Weight of the L1 penalty, finite and ``>= 0``; as ``lam``.
+    method : str, optional
+        The collision algorithm, as in :func:`wsprox.prox`.
+    dim : int or None, optional
+        ``None`` (default): the whole tensor is one vector; an integer: every
+        1-D slice along that dimension separately.
+    axis : int or None, optional
+        An alias of ``dim``.
+
+    Returns
+    -------
+    torch.Tensor
+        The prox, a new tensor of ``tensor``'s shape, dtype and device.
+
+    Raises
+    ------
+    TypeError
+        Not a dense tensor of those dtypes on the CPU or CUDA, ``lam`` or
+        ``l1`` neither a real number nor a one-element real tensor, both
+        ``dim`` and ``axis`` given.
+    ValueError
+        The errors of :func:`wsprox.prox` (NaN or infinity, negative
+        weights, an unknown method, a dimension out of range).
+
+    Notes
+    -----
+    The gradients are exact (:mod:`wsprox.derivatives`): the gradient of
+    ``tensor`` is the incoming gradient averaged over every non-zero cluster
+    of the prox (0 on the cluster at 0); ``lam`` and ``l1`` get the incoming
+    gradient's products with :math:`\partial x/\partial\lambda` (each
+    cluster's mean velocity) and :math:`\partial x/\partial\ell_1 =
+    -\operatorname{sign}(x)`. At ties and kinks they are the element of the
+    generalised Jacobian that the clusters found give. The forward pass
+    costs one :func:`wsprox.prox_result` (half precision is proxed in
+    float32 and rounded once); the backward pass :math:`O(d)` scatter-adds
+    over the saved labels (int64) and signs (int8).
+
+    Examples
+    --------
+    >>> import torch, wsprox.torch
+    >>> w = torch.tensor([0.0, 1.0, 10.0], requires_grad=True)
+    >>> lam = torch.tensor(2.0, requires_grad=True)
+    >>> x = wsprox.torch.prox(w, lam)
+    >>> x
+    tensor([1.5000, 1.5000, 8.0000], grad_fn=<_ProxBackward>)
+    >>> x[0].backward()                      # x_0 is the mean of w_0 and w_1, plus lam / 2
+    >>> w.grad, lam.grad
+    (tensor([0.5000, 0.5000, 0.0000]), tensor(0.5000))
+    """
+    _check_float_tensor(tensor)
+    axis = normalize_axis(_dim(dim, axis), tensor.ndim)
+    lam_value, l1_value = _weight(lam, "lam"), _weight(l1, "l1")
+    return _Prox.apply(tensor, lam, l1, lam_value, l1_value, method, axis)
+
+
+def _weight(value, name):
+    # lam or l1 as a float, checked; a tensor must be one real number.
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1 or value.is_complex() or value.dtype == torch.bool:
+            raise TypeError(f"{name} must be a real scalar or a one-element real tensor, "
+                            f"got a {value.dtype} tensor of shape {tuple(value.shape)}")
+        value = value.detach().item()
+    return check_penalty_weight(value, name)
+
+
+def _to_rows(t, axis):
+    # The (n, d) rows of t along axis (one row for None), as wsprox._rows.to_rows.
+    if axis is None:
+        return t.reshape(1, -1)
+    d = t.shape[axis]
+    return t.movedim(axis, -1).reshape(math.prod(t.shape) // d if d else 0, d)
+
+
+def _from_rows(rows, shape, axis):
+    if axis is None:
+        return rows.reshape(shape)
+    return rows.reshape(shape[:axis] + shape[axis + 1:] + shape[axis:axis + 1]).movedim(-1, axis)
+
+
+class _Prox(torch.autograd.Function):
+    """:func:`prox`; the backward pass is :meth:`wsprox.derivatives.Linearization.vjp`."""
+
+    @staticmethod
+    def forward(ctx, tensor, lam, l1, lam_value, l1_value, method, axis):
+        # Autograd records nothing here; NumPy cannot view negative or half tensors.
+        work = tensor.detach().resolve_neg().to(_work_dtype(tensor.dtype))
+        res = _prox_result(work, lam_value, l1=l1_value, method=method, axis=axis)
+        ctx.save_for_backward(res.labels, torch.sign(res.x).to(torch.int8))
+        ctx.lam, ctx.axis, ctx.dtype = lam_value, axis, tensor.dtype
+        ctx.weights = [(w.shape, w.dtype) if isinstance(w, torch.Tensor) else None for w in (lam, l1)]
+        return res.x.to(tensor.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        labels, sign = ctx.saved_tensors
+        g = _to_rows(grad.to(_work_dtype(ctx.dtype)), ctx.axis)
+        lin = linearize(_to_rows(labels, ctx.axis), _to_rows(sign, ctx.axis).to(g.dtype), ctx.lam, xp=torch)
+        grad_w, grad_lam, grad_l1 = lin.vjp(g)
+        grads = [_from_rows(grad_w, labels.shape, ctx.axis).to(ctx.dtype) if ctx.needs_input_grad[0] else None]
+        for weight, total, needed in zip(ctx.weights, (grad_lam, grad_l1), ctx.needs_input_grad[1:3]):
+            grads.append(total.reshape(weight[0]).to(weight[1]) if needed else None)
+        return (*grads, None, None, None, None)
+
+
+def prox_(tensor, lam, *, l1=0.0, method="auto", dim=None, axis=None, warm=None):
+    r"""Replace ``tensor`` by its prox of :math:`\lambda R + \ell_1\|\cdot\|_1`, in place.
+
+    The same operator as :func:`wsprox.prox`, written into the tensor's own
+    storage and outside autograd (like an optimizer's update; :func:`prox` is
+    the differentiable one).
+
+    Parameters
+    ----------
+    tensor : torch.Tensor
+        float16, bfloat16, float32 or float64, on the CPU or a CUDA device,
+        no two entries sharing memory; a parameter that requires grad is
+        fine. Its dtype is kept (half precision is proxed in float32 and
+        rounded once).
     lam : float
         Weight of the weight-sharing penalty, finite and ``>= 0``.
     l1 : float, optional
         Weight of the L1 penalty, finite and ``>= 0``.
     method : str, optional
         The collision algorithm, as in :func:`wsprox.prox`.
-    axis : int or None, optional
+    dim : int or None, optional
         ``None`` (default): the whole tensor is one vector; an integer: every
-        1-D slice along that axis separately.
+        1-D slice along that dimension separately.
+    axis : int or None, optional
+        An alias of ``dim``.
     warm : wsprox.ProxState, optional
         Warm start for repeated proxes of this tensor, as in
         :func:`wsprox.prox` (CPU tensors only).
@@ -124,25 +278,26 @@ def prox_(tensor, lam, *, l1=0.0, method="auto", axis=None, warm=None):
     Raises
     ------
     TypeError
-        Not a dense tensor, a dtype other than float32/float64 (an in-place
-        prox cannot change the dtype), or a device other than CPU/CUDA.
+        Not a dense tensor, a dtype other than float16, bfloat16, float32
+        and float64, a device other than CPU/CUDA, both ``dim`` and ``axis``.
     ValueError
         An expanded tensor (a stride 0) or one whose entries overlap in
         memory (they cannot take different values); NaN or infinity in the
-        tensor, bad ``lam``, ``l1``, ``method``, ``axis`` or ``warm`` (the
-        errors of :func:`wsprox.prox`). Nothing is computed or written then.
+        tensor, bad ``lam``, ``l1``, ``method``, ``dim`` or ``warm`` (the
+        errors of :func:`wsprox.prox`). Nothing is written then.
 
     Notes
     -----
-    A contiguous CPU tensor is handed to the CPU kernels as a zero-copy NumPy
-    view, both input and output; a non-contiguous one, or a negative view
-    (``tensor.is_neg()``, e.g. the ``.imag`` of a conjugated complex tensor,
-    whose storage holds the negated values) is proxed in a contiguous copy of
-    its values and copied back through the view. CUDA tensors go to ``backend="cuda"``
-    through ``__cuda_array_interface__``, without a trip through host memory.
-    The autograd version counter is bumped, so a graph that saved the old
-    values refuses to backpropagate through them. Cost: that of
-    :func:`wsprox.prox`, :math:`O(d \log d)` per vector.
+    A contiguous float32 or float64 CPU tensor is handed to the CPU kernels
+    as a zero-copy NumPy view, both input and output; a non-contiguous one, a
+    half-precision one, or a negative view (``tensor.is_neg()``, e.g. the
+    ``.imag`` of a conjugated complex tensor, whose storage holds the negated
+    values) is proxed in a contiguous copy of its values (float32 for half
+    precision) and copied back through the view. CUDA tensors go to
+    ``backend="cuda"`` through ``__cuda_array_interface__``, without a trip
+    through host memory. The autograd version counter is bumped, so a graph
+    that saved the old values refuses to backpropagate through them. Cost:
+    that of :func:`wsprox.prox`, :math:`O(d \log d)` per vector.
 
     Examples
     --------
@@ -152,12 +307,17 @@ def prox_(tensor, lam, *, l1=0.0, method="auto", axis=None, warm=None):
     tensor([1.5000, 1.5000, 8.0000])
     >>> w                                    # changed in place, still float32
     tensor([1.5000, 1.5000, 8.0000])
+    >>> wsprox.torch.prox_(torch.tensor([[0.0, 1.0], [4.0, 6.0]], dtype=torch.bfloat16), 1.0, dim=1)
+    tensor([[0.5000, 0.5000],
+            [5.0000, 5.0000]], dtype=torch.bfloat16)
     """
     _check_prox_tensor(tensor)
+    axis = _dim(dim, axis)
     with torch.no_grad():
         target = tensor.detach()
-        in_place = target.is_contiguous() and not target.is_neg()
-        work = target if in_place else target.resolve_neg().contiguous()
+        dtype = _work_dtype(target.dtype)
+        in_place = target.is_contiguous() and not target.is_neg() and target.dtype == dtype
+        work = target if in_place else target.resolve_neg().to(dtype, memory_format=torch.contiguous_format)
         if work.is_cuda:
             _prox(work, lam, l1=l1, method=method, backend="cuda", axis=axis, out=work, warm=warm)
         else:
@@ -188,19 +348,23 @@ class WeightSharingProx(torch.optim.Optimizer):
     Parameters
     ----------
     params : iterable of torch.Tensor or of dict
-        The regularised tensors (float32 or float64, dense, on the CPU or a
-        CUDA device, no two entries sharing memory), or parameter groups as
-        for an optimizer: dicts with the key ``"params"`` (a tensor or an
-        iterable of tensors) and optionally their own ``"strength"``,
-        ``"l1"``, ``"axis"``, ``"method"``.
+        The regularised tensors (float16, bfloat16, float32 or float64,
+        dense, on the CPU or a CUDA device, no two entries sharing memory), or
+        parameter groups as for an optimizer: dicts with the key ``"params"``
+        (a tensor or an iterable of tensors) and optionally their own
+        ``"strength"``, ``"l1"``, ``"axis"`` (or its alias ``"dim"``),
+        ``"method"``.
     strength : float
         :math:`s`, the weight of the penalty :math:`R` (finite, ``>= 0``);
         the default for groups that do not set it.
     l1 : float, optional
         Weight of an L1 penalty (finite, ``>= 0``); a group default.
-    axis : int or None, optional
+    dim : int or None, optional
         ``None`` (default) proxes each tensor as one vector, as in the paper;
-        an integer proxes every 1-D slice along that axis. A group default.
+        an integer proxes every 1-D slice along that dimension. A group
+        default (kept in the groups as ``"axis"``).
+    axis : int or None, optional
+        An alias of ``dim``.
     method : str, optional
         The collision algorithm, as in :func:`wsprox.prox`: ``"auto"`` or a
         name of :data:`METHODS`. A group default.
@@ -233,8 +397,8 @@ class WeightSharingProx(torch.optim.Optimizer):
     ------
     TypeError
         ``params`` a single tensor or a dict, a group that is not a dict, a
-        parameter that is not a dense float32/float64 CPU or CUDA tensor, or
-        a bad option type.
+        parameter that is not a dense float16/bfloat16/float32/float64 CPU or
+        CUDA tensor, a bad option type, or both ``dim`` and ``axis``.
     ValueError
         No parameters, a parameter listed twice in a group or in two groups,
         an expanded or self-overlapping parameter, an unknown group key, a
@@ -261,7 +425,7 @@ class WeightSharingProx(torch.optim.Optimizer):
     True
     """
 
-    def __init__(self, params, strength, *, l1=0.0, axis=None, method="auto", scale_by_lr=True,
+    def __init__(self, params, strength, *, l1=0.0, dim=None, axis=None, method="auto", scale_by_lr=True,
                  optimizer=None):
         if not isinstance(scale_by_lr, bool):
             raise TypeError(f"scale_by_lr must be a bool, got {type(scale_by_lr).__name__}")
@@ -276,7 +440,7 @@ class WeightSharingProx(torch.optim.Optimizer):
             raise TypeError("params must be an iterable of tensors or of dicts, got a dict; wrap it in a list")
         self.scale_by_lr = scale_by_lr
         self.optimizer = optimizer
-        defaults = _check_options({"strength": strength, "l1": l1, "axis": axis, "method": method}, ())
+        defaults = _check_options({"strength": strength, "l1": l1, "axis": _dim(dim, axis), "method": method}, ())
         super().__init__(params, defaults)
 
     def add_param_group(self, param_group):
@@ -286,8 +450,8 @@ class WeightSharingProx(torch.optim.Optimizer):
         ----------
         param_group : dict
             The key ``"params"`` (a tensor or an iterable of tensors) and
-            optionally ``"strength"``, ``"l1"``, ``"axis"``, ``"method"``;
-            the others are the constructor's.
+            optionally ``"strength"``, ``"l1"``, ``"axis"`` (or its alias
+            ``"dim"``), ``"method"``; the others are the constructor's.
 
         Raises
         ------
@@ -313,6 +477,10 @@ class WeightSharingProx(torch.optim.Optimizer):
                             "(params must be all tensors or all dicts)")
         if "params" not in param_group:
             raise ValueError(f"group {g} has no 'params' key")
+        if "dim" in param_group:
+            if "axis" in param_group:
+                raise TypeError(f"group {g} sets both 'dim' and its alias 'axis'")
+            param_group = {("axis" if key == "dim" else key): value for key, value in param_group.items()}
         unknown = set(param_group) - {"params", *GROUP_OPTIONS}
         if unknown:
             raise ValueError(f"unknown option(s) {sorted(unknown)} in group {g}; "
@@ -468,7 +636,7 @@ def _check_options(options, params, group=None):
     return checked
 
 
-def penalty(tensor, *, axis=None):
+def penalty(tensor, *, dim=None, axis=None):
     r"""The weight-sharing penalty :math:`R` of a tensor, differentiable.
 
     .. math::
@@ -480,9 +648,11 @@ def penalty(tensor, *, axis=None):
     ----------
     tensor : torch.Tensor
         Floating point, any device; not checked for NaN.
-    axis : int or None, optional
+    dim : int or None, optional
         ``None`` (default): the whole tensor is one vector (a 0-d result); an
-        integer: the penalty of every 1-D slice along that axis.
+        integer: the penalty of every 1-D slice along that dimension.
+    axis : int or None, optional
+        An alias of ``dim``.
 
     Returns
     -------
@@ -495,9 +665,9 @@ def penalty(tensor, *, axis=None):
     Raises
     ------
     TypeError
-        Not a dense floating-point tensor.
+        Not a dense floating-point tensor; both ``dim`` and ``axis``.
     ValueError
-        ``axis`` out of range.
+        ``dim`` out of range.
 
     Notes
     -----
@@ -520,7 +690,7 @@ def penalty(tensor, *, axis=None):
     _check_tensor(tensor)
     if not tensor.is_floating_point():
         raise TypeError(f"tensor must be floating point to differentiate R, got {tensor.dtype}")
-    axis = normalize_axis(axis, tensor.ndim)
+    axis = normalize_axis(_dim(dim, axis), tensor.ndim)
     rows = tensor.reshape(-1) if axis is None else tensor.movedim(axis, -1)
     return _SortedPenalty.apply(torch.sort(rows, dim=-1).values)
 

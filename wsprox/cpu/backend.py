@@ -15,7 +15,7 @@ from numba import get_num_threads, prange
 
 from .. import _rows
 from .._backend import Backend, is_device_array, solvers
-from .._validation import check_no_grad, check_real_dtype, result_dtype
+from .._validation import check_no_grad, check_real_dtype, check_tensor_dtype, compute_dtype, result_dtype
 from .parallel import kernel, threaded
 from .pipeline import prox_rows
 
@@ -23,10 +23,11 @@ __all__ = ["BACKEND", "as_float_array", "check_host_out", "finite_magnitude", "n
 
 
 def as_float_array(w, name: str = "w", *, check_finite: bool = True) -> np.ndarray:
-    """Return ``w`` as a real floating NumPy array (float32 or float64).
+    """Return ``w`` as a real floating NumPy array of its result dtype
+    (float16, float32 or float64: :func:`wsprox._validation.result_dtype`).
 
-    The input is never copied when it already is a float32 or float64 array,
-    and never modified.
+    The input is never copied when it already is an array of that dtype, and
+    never modified.
 
     Raises
     ------
@@ -39,14 +40,15 @@ def as_float_array(w, name: str = "w", *, check_finite: bool = True) -> np.ndarr
 
     Examples
     --------
-    >>> as_float_array([1, 2])
-    array([1., 2.])
+    >>> as_float_array([1, 2]), as_float_array(np.ones(2, dtype=np.float16))
+    (array([1., 2.]), array([1., 1.], dtype=float16))
     """
     if is_device_array(w):
         raise TypeError(
             f"{name} lives on a CUDA device; pass backend='cuda' or 'auto' to prox it on the device"
         )
     check_no_grad(w, name)
+    check_tensor_dtype(w, name)
     a = np.asarray(_host_view(w))
     dtype = result_dtype(check_real_dtype(a.dtype, name))
     if a.dtype != dtype:
@@ -84,8 +86,8 @@ def _extremes(flat, parts):
 
 
 def finite_magnitude(a: np.ndarray, name: str = "w") -> float:
-    """The largest magnitude in the float32 or float64 array ``a`` (0.0 when
-    empty), in one pass.
+    """The largest magnitude in the floating array ``a`` (0.0 when empty), in
+    one pass (float16 is read as float32).
 
     Raises
     ------
@@ -100,7 +102,7 @@ def finite_magnitude(a: np.ndarray, name: str = "w") -> float:
     """
     if a.size == 0:
         return 0.0
-    flat = a.reshape(-1)
+    flat = a.reshape(-1).astype(compute_dtype(a.dtype), copy=False)
     low, high, nans = _extremes(flat, get_num_threads() if threaded(flat.size) else 1)
     if not nans and np.isfinite(low) and np.isfinite(high):
         return float(max(high, -low))
@@ -178,7 +180,7 @@ class CPUBackend(Backend):
         return finite_magnitude(a, name)
 
     def to_rows(self, a, axis, dtype, scale):
-        rows = _rows.to_rows(a, axis)
+        rows = _rows.to_rows(a, axis).astype(dtype, copy=False)
         return rows * scale if scale != 1.0 else rows
 
     def rows_view(self, target, axis):

@@ -5,12 +5,13 @@ A device input (a Numba device array, a CuPy array, a PyTorch CUDA tensor:
 :func:`wsprox._backend.is_device_array`) is read in place (a C-contiguous
 copy first where it is not), checked for NaN and infinity by one reduction
 kernel that also finds the magnitude for the overflow scaling (two numbers
-come back to the host), copied into ``(n, d)`` rows of the result dtype by a
-kernel that also applies the scale (or viewed as rows where nothing needs
-doing), proxed, and returned as the kind of array that came in (CuPy in,
-CuPy out; torch in, torch out; else a Numba device array) or written into
-``out``. A host (NumPy) input with ``backend="cuda"`` is checked like the
-CPU backend's, copied to the device, and its prox copied back.
+come back to the host), copied into ``(n, d)`` rows of the compute dtype by
+a kernel that also applies the scale (or viewed as rows where nothing needs
+doing), proxed, cast to the result dtype (float16 in, float16 out), and
+returned as the kind of array that came in (CuPy in, CuPy out; torch in,
+torch out; else a Numba device array) or written into ``out``. A host
+(NumPy) input with ``backend="cuda"`` is checked like the CPU backend's,
+copied to the device, and its prox copied back.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import sys
 import numpy as np
 
 from .._backend import Backend, is_device_array, solvers
-from .._validation import check_no_grad, check_real_dtype, rows_shape
+from .._validation import check_no_grad, check_real_dtype, check_tensor_dtype, rows_shape
 from ..cpu.backend import as_float_array, check_host_out, non_finite_message
 from ._device import cuda, grid_1d, require_device
 from .pipeline import prox_rows
@@ -61,27 +62,29 @@ def _three_axes(shape, axis):
     return (math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1:]))
 
 
+@cuda.jit(device=True, inline="always")
+def _slot(f, d, b_):
+    # Entry f of (n, d) rows -> (r, k) there and (a, b) of the [a, :, b] slice of the (A, d, B) array.
+    r = f // d
+    a = r // b_
+    return r, f - r * d, a, r - a * b_
+
+
 @cuda.jit
 def _to_rows(src, rows, scale):
     # src is (A, d, B): rows[a * B + b, k] = scale * src[a, k, b], cast to rows' dtype.
-    a_, d, b_ = src.shape
     f = cuda.grid(1)
-    if f < a_ * d * b_:
-        r = f // d
-        k = f - r * d
-        a = r // b_
-        rows[r, k] = scale * src[a, k, r - a * b_]
+    if f < rows.size:
+        r, k, a, b = _slot(f, src.shape[1], src.shape[2])
+        rows[r, k] = scale * src[a, k, b]
 
 
 @cuda.jit
 def _from_rows(rows, dst):
-    a_, d, b_ = dst.shape
     f = cuda.grid(1)
-    if f < a_ * d * b_:
-        r = f // d
-        k = f - r * d
-        a = r // b_
-        dst[a, k, r - a * b_] = rows[r, k]
+    if f < rows.size:
+        r, k, a, b = _slot(f, dst.shape[1], dst.shape[2])
+        dst[a, k, b] = rows[r, k]
 
 
 @cuda.jit
@@ -144,6 +147,7 @@ class CUDABackend(Backend):
         if not is_device_array(w):
             return cuda.to_device(as_float_array(w, name, check_finite=False))
         check_no_grad(w, name)
+        check_tensor_dtype(w, name)
         view = _device_view(w, name)
         check_real_dtype(view.dtype, name)
         return view
@@ -204,7 +208,7 @@ class CUDABackend(Backend):
         _multiply[grid_1d(rows.size)](rows.reshape(rows.size), 1.0 / scale)
 
     def from_rows(self, rows, shape, axis, target=None):
-        if axis is None or axis == len(shape) - 1:
+        if (axis is None or axis == len(shape) - 1) and (target is None or target.dtype == rows.dtype):
             x = rows.reshape(shape)
             if target is None:
                 return x
