@@ -111,7 +111,7 @@ def test_rounds():
     counts = wsprox.prox_result(w, 2.0, backend="cpu").n_clusters
     assert rounds["pava"] == 5
     assert rounds["end_collisions"] == counts
-    assert rounds["search_collisions"] == 1 + 2 + 3  # binary-search steps of the levels 2, 4, 8
+    assert rounds["search_collisions"] == 0  # search steps of merges; d = 5 is one thread's PAVA run
     assert 2 <= rounds["imminent_collisions"] <= 5
 
 
@@ -230,3 +230,32 @@ def test_no_kernel_depends_on_static_shared_memory(method, monkeypatch):
     w = TINY_AND_NEGATIVE[:1]
     got = wsprox.prox_result(w, 46.85084361218266, method=method, backend="cuda", axis=1)
     assert_matches_cpu_and_exact(w, got, 46.85084361218266, 0.0)
+
+
+@pytest.mark.parametrize("method", ["pava", "end_collisions", "imminent_collisions"])
+def test_no_device_allocation_per_call_in_steady_state(method, monkeypatch):
+    # After a first call, the pipeline, the sort and the solver take their work
+    # arrays from the thread's device scratch (each fresh array is a cuMemAlloc on a GPU).
+    rows = cuda.to_device(batch(d=9)[:3])
+    out = cuda.device_array(rows.shape)
+    wcuda.prox_rows(wcuda.SOLVERS[method], rows, 0.7, 0.1, out)
+    allocations = []
+
+    def counting(*args, **kwargs):
+        allocations.append(args)
+        return real(*args, **kwargs)
+
+    real = _device._local.work._empty
+    monkeypatch.setattr(_device._local.work, "_empty", counting)
+    monkeypatch.setattr(_device.cuda, "device_array", counting)
+    counts, _ = wcuda.prox_rows(wcuda.SOLVERS[method], rows, 0.7, 0.1, out)
+    assert allocations == []
+    np.testing.assert_allclose(out.copy_to_host(), wsprox.prox(batch(d=9)[:3], 0.7, l1=0.1, axis=1), atol=1e-12)
+    np.testing.assert_array_equal(counts.copy_to_host(), wsprox.prox_result(batch(d=9)[:3], 0.7, l1=0.1, axis=1).n_clusters)
+
+
+def test_release_workspace_frees_the_device_scratch_too():
+    wsprox.prox(cuda.to_device(batch(d=9)), 0.7, axis=1)
+    assert _device._local.work.nbytes > 0
+    wsprox.release_workspace()
+    assert _device._local.work.nbytes == 0

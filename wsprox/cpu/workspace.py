@@ -16,6 +16,7 @@ caching allocator keep theirs; a ``ProxState`` has its own, unbounded, freed
 with it.
 """
 import math
+import sys
 import threading
 
 import numpy as np
@@ -35,6 +36,10 @@ class Workspace:
     limit : int, optional
         Bytes kept at most; an array that would go over it is handed out
         fresh and not kept. Default: no limit.
+    empty : callable, optional
+        The allocator, ``empty(size, dtype=...)``: :func:`numpy.empty`
+        (default), or :func:`numba.cuda.device_array` for the device work
+        arrays of :mod:`wsprox.cuda` (:func:`wsprox.cuda._device.scratch`).
 
     Examples
     --------
@@ -53,9 +58,10 @@ class Workspace:
     ((4, 3), 0)
     """
 
-    def __init__(self, limit=None):
+    def __init__(self, limit=None, *, empty=np.empty):
         self._arrays = {}
         self.limit = limit
+        self._empty = empty
 
     def array(self, name, shape, dtype):
         """A C-contiguous array of this shape and dtype in the memory called
@@ -64,7 +70,7 @@ class Workspace:
         flat = self._arrays.get(name)
         if flat is None or flat.dtype != dtype or flat.size < size:
             self._arrays.pop(name, None)         # free the old memory first
-            flat = np.empty(size, dtype=dtype)
+            flat = self._empty(size, dtype=dtype)
             if self.limit is None or self.nbytes + flat.nbytes <= self.limit:
                 self._arrays[name] = flat
         return flat[:size].reshape(shape)
@@ -81,7 +87,7 @@ class Workspace:
 _local = threading.local()
 
 
-def default_workspace():
+def default_workspace() -> Workspace:
     """The calling thread's workspace for prox calls without a ProxState.
 
     Examples
@@ -94,8 +100,9 @@ def default_workspace():
     return _local.work
 
 
-def release_workspace():
-    """Free the work arrays that the calling thread's prox calls keep.
+def release_workspace() -> None:
+    """Free the work arrays that the calling thread's prox calls keep (host
+    and, where the CUDA backend has run, device memory).
 
     Examples
     --------
@@ -108,3 +115,6 @@ def release_workspace():
     0
     """
     _local.work = Workspace(DEFAULT_LIMIT)
+    device = sys.modules.get("wsprox.cuda._device")
+    if device is not None:
+        device.release_scratch()

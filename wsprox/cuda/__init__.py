@@ -24,13 +24,15 @@ soft-threshold, scatter, labels). For timings (``wsprox.bench``)::
     wsprox.cuda.prox_rows(wsprox.cuda.SOLVERS[method], rows, lam, l1, out)
     wsprox.cuda.synchronize()
 
-Design: ``"pava"`` runs one thread per row. The parallel algorithms run one
-CUDA block per row, with the row in global memory and the block-level scans
-of :mod:`wsprox.cuda.scan`; a block-wide barrier separates the steps, so each
-algorithm's whole loop (rounds, iterations, levels) is one launch with no
-host round trip. Batches fill the GPU with rows; a single long row keeps one
-multiprocessor busy (grid-wide scans, one launch per round, are the way to
-spread it over the whole GPU).
+Design: ``"pava"`` runs one thread per row. ``"search_collisions"``, the
+paper's algorithm, spreads every row over the whole device: one CUDA block per
+tile of sorted entries, then a merge tree across the tiles, one launch per
+level, no host round trip (:mod:`wsprox.cuda.search_collisions`). End and
+imminent collisions run one CUDA block per row, with the row in global memory
+and the block-level scans of :mod:`wsprox.cuda.scan`; a block-wide barrier
+separates the steps, so each algorithm's whole loop is one launch. Work arrays
+come from a per-thread device scratch (:func:`wsprox.cuda._device.scratch`),
+so that steady calls allocate only their results.
 """
 from ._device import cuda as _cuda
 from ._device import require_device, simulated, synchronize

@@ -8,10 +8,14 @@ On a machine without a GPU the kernels run on Numba's CUDA simulator when the
 environment variable ``NUMBA_ENABLE_CUDASIM=1`` is set *before* Numba is
 imported (slow: one OS thread per CUDA thread, meant for testing).
 """
+import threading
 import types
 
 import numba
+import numpy as np
 from numba import cuda
+
+from ..cpu.workspace import Workspace
 
 __all__ = [
     "cuda",
@@ -20,12 +24,15 @@ __all__ = [
     "require_device",
     "simulated",
     "grid_1d",
+    "scratch",
+    "release_scratch",
     "synchronize",
     "retarget",
 ]
 
-#: Threads per CUDA block of the row kernels (one block per row). Read at every
-#: launch, so tests may lower it to run several chunks per row.
+#: Threads per CUDA block of the one-block-per-row kernels (end and imminent
+#: collisions, the settle). Read at every launch, so tests may lower it to run
+#: several chunks per row.
 THREADS_PER_BLOCK = 256
 
 
@@ -87,6 +94,46 @@ def grid_1d(size, threads=128):
     """
     threads = max(1, min(size, threads))
     return (size + threads - 1) // threads, threads
+
+
+_local = threading.local()
+
+
+def scratch(name, shape, dtype):
+    """A device work array of the calling thread, kept from one call to the next.
+
+    Every prox call on the device needs a dozen work arrays; a fresh
+    :func:`numba.cuda.device_array` is a ``cuMemAlloc`` (and its free a
+    synchronisation), so the kernels take them from a per-thread
+    :class:`wsprox.cpu.workspace.Workspace` of device memory instead, which
+    hands the same memory back while it is large enough. ``name`` must be
+    unique among the arrays alive at once (a module prefix: ``"sort.keys"``);
+    the contents are undefined, and valid until the thread's next call that
+    asks for that name. :func:`wsprox.release_workspace` frees them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wsprox.cuda._device import scratch
+    >>> a = scratch("example.a", (2, 3), np.float64)
+    >>> b = scratch("example.a", (5,), np.float64)      # fits: the same memory
+    >>> a.shape, b.shape
+    ((2, 3), (5,))
+    """
+    if not hasattr(_local, "work"):
+        _local.work = Workspace(empty=cuda.device_array)
+    return _local.work.array(name, shape, np.dtype(dtype))
+
+
+def release_scratch():
+    """Free the calling thread's device work arrays (:func:`scratch`).
+
+    Examples
+    --------
+    >>> from wsprox.cuda._device import release_scratch
+    >>> release_scratch()
+    """
+    _local.work = Workspace(empty=cuda.device_array)
 
 
 def synchronize():

@@ -23,7 +23,7 @@ import numpy as np
 from .._backend import Backend, is_device_array, solvers
 from .._validation import check_no_grad, check_real_dtype, check_tensor_dtype, rows_shape
 from ..cpu.backend import as_float_array, check_host_out, non_finite_message
-from ._device import cuda, grid_1d, require_device
+from ._device import cuda, grid_1d, require_device, scratch
 from .pipeline import prox_rows
 
 __all__ = ["BACKEND", "owner_of"]
@@ -188,7 +188,7 @@ class CUDABackend(Backend):
         n, d = rows_shape(tuple(a.shape), axis)
         if scale == 1.0 and a.dtype == dtype and (axis is None or axis == a.ndim - 1):
             return a.reshape(n, d)
-        rows = cuda.device_array((n, d), dtype=dtype)
+        rows = scratch("backend.rows", (n, d), dtype)
         if n * d:
             _to_rows[grid_1d(n * d)](a.reshape(_three_axes(tuple(a.shape), axis)), rows, scale)
         return rows

@@ -20,7 +20,7 @@ row, the whole loop in one launch.
 """
 import numpy as np
 
-from ._device import cuda, threads_for
+from ._device import cuda, scratch, threads_for
 from .blocks import block_value
 from .scan import ARGMIN, SUM, seg_scan, shared_bytes
 
@@ -75,7 +75,7 @@ def solve(x, lam, starts, counts, rounds):
     (array([0, 2, 3]), array([2]))
     """
     n, d = x.shape
-    fv = cuda.device_array((n, d), dtype=np.float64)
-    iv = cuda.device_array((n, d), dtype=np.int64)
+    fv = scratch("end_collisions.fv", (n, d), np.float64)
+    iv = scratch("end_collisions.iv", (n, d), np.int64)
     threads = threads_for(d)
     _kernel[n, threads, 0, shared_bytes(threads)](x, lam, starts, counts, rounds, fv, iv)

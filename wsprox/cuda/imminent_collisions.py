@@ -22,7 +22,7 @@ host round trip).
 """
 import numpy as np
 
-from ._device import cuda, threads_for
+from ._device import cuda, scratch, threads_for
 from .blocks import block_value
 from .scan import SUM, seg_scan, shared_bytes
 
@@ -100,8 +100,8 @@ def solve(x, lam, starts, counts, rounds):
     (array([0, 2, 3]), array([2]))
     """
     n, d = x.shape
-    sums, sums2, fv = (cuda.device_array((n, d), dtype=np.float64) for _ in range(3))
-    starts2, iv, cnt = (cuda.device_array((n, d), dtype=np.int64) for _ in range(3))
-    fl = cuda.device_array((n, d), dtype=np.int8)
+    sums, sums2, fv = (scratch(f"imminent_collisions.{a}", (n, d), np.float64) for a in ("sums", "sums2", "fv"))
+    starts2, iv, cnt = (scratch(f"imminent_collisions.{a}", (n, d), np.int64) for a in ("starts2", "iv", "cnt"))
+    fl = scratch("imminent_collisions.fl", (n, d), np.int8)
     threads = threads_for(d)
     _kernel[n, threads, 0, shared_bytes(threads)](x, lam, starts, counts, rounds, sums, starts2, sums2, fv, iv, cnt, fl)

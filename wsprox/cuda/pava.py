@@ -16,7 +16,7 @@ in ``starts`` (the output) and a float64 scratch row of block sums.
 ``rounds`` is ``d``.
 """
 from ..cpu.pava import _pava_row
-from ._device import cuda, grid_1d, retarget
+from ._device import cuda, grid_1d, retarget, scratch
 from .blocks import block_value
 
 __all__ = ["solve", "pava_row"]
@@ -50,5 +50,5 @@ def solve(x, lam, starts, counts, rounds):
     (array([2, 2]), array([0, 2, 3]))
     """
     n, d = x.shape
-    sums = cuda.device_array((n, d), dtype=x.dtype)
+    sums = scratch("pava.sums", (n, d), x.dtype)
     _pava_rows[grid_1d(n, 64)](x, lam, starts, sums, counts, rounds)

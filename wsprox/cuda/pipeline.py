@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from ._device import cuda, threads_for
+from ._device import cuda, scratch, threads_for
 from .blocks import block_value
 from .scan import MAX, SUM, seg_scan, shared_bytes
 from .sort import rank_rows
@@ -118,7 +118,9 @@ def prox_rows(solve, rows, lam, l1, out, labels=None, owner=None):
     Returns
     -------
     n_clusters, rounds : device arrays of int64, shape (n,)
-        As in :func:`wsprox.cpu.pipeline.prox_rows`. Nothing is synchronised.
+        As in :func:`wsprox.cpu.pipeline.prox_rows`, in the thread's device
+        work memory (:func:`wsprox.cuda._device.scratch`): valid until its
+        next call. Nothing is synchronised.
 
     Examples
     --------
@@ -132,15 +134,15 @@ def prox_rows(solve, rows, lam, l1, out, labels=None, owner=None):
     """
     n, d = rows.shape
     order, x = rank_rows(rows, owner)
-    starts = cuda.device_array((n, d + 1), dtype=np.int64)
-    counts = cuda.device_array(n, dtype=np.int64)
-    rounds = cuda.device_array(n, dtype=np.int64)
+    starts = scratch("pipeline.starts", (n, d + 1), np.int64)
+    counts = scratch("pipeline.counts", (n,), np.int64)
+    rounds = scratch("pipeline.rounds", (n,), np.int64)
     solve(x, lam, starts, counts, rounds)
-    fv = cuda.device_array((n, d), dtype=np.float64)
-    vals = cuda.device_array((n, d), dtype=np.float64)
-    iv = cuda.device_array((n, d), dtype=np.int64)
-    vi = cuda.device_array((n, d), dtype=np.int64)
-    fl = cuda.device_array((n, d), dtype=np.int8)
+    fv = scratch("pipeline.fv", (n, d), np.float64)
+    vals = scratch("pipeline.vals", (n, d), np.float64)
+    iv = scratch("pipeline.iv", (n, d), np.int64)
+    vi = scratch("pipeline.vi", (n, d), np.int64)
+    fl = scratch("pipeline.fl", (n, d), np.int8)
     want = labels is not None
     if not want:
         labels = vi  # a placeholder of the right rank, never written

@@ -21,7 +21,7 @@ prox does not see (tied entries always share a cluster).
 """
 import numpy as np
 
-from ._device import cuda, grid_1d
+from ._device import cuda, grid_1d, scratch
 
 __all__ = ["rank_rows"]
 
@@ -98,8 +98,8 @@ def bitonic_argsort(rows):
     p = 1
     while p < d:
         p *= 2
-    keys = cuda.device_array((n, p), dtype=np.float64)
-    index = cuda.device_array((n, p), dtype=np.int64)
+    keys = scratch("sort.keys", (n, p), np.float64)
+    index = scratch("sort.index", (n, p), np.int64)
     grid = grid_1d(n * p)
     _load[grid](rows, keys, index)
     k = 2
@@ -109,8 +109,8 @@ def bitonic_argsort(rows):
             _bitonic_step[grid](keys, index, k, j)
             j //= 2
         k *= 2
-    x = cuda.device_array((n, d), dtype=np.float64)
-    order = cuda.device_array((n, d), dtype=np.int64)
+    x = scratch("sort.x", (n, d), np.float64)
+    order = scratch("sort.order", (n, d), np.int64)
     _store[grid_1d(n * d)](keys, index, x, order)
     return order, x
 
@@ -140,6 +140,6 @@ def rank_rows(rows, owner=None):
         order = cuda.as_cuda_array(torch.argsort(torch.as_tensor(rows, device="cuda"), dim=1))
     else:
         return bitonic_argsort(rows)
-    x = cuda.device_array(rows.shape, dtype=np.float64)
+    x = scratch("sort.x", rows.shape, np.float64)
     _gather[grid_1d(rows.size)](rows, order, x)
     return order, x
