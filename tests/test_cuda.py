@@ -75,7 +75,7 @@ def _kernels_and_argument_types():
     from wsprox.cuda import backend, end_collisions, imminent_collisions, pava, pipeline, search_collisions
 
     f8, i8, i1 = (lambda nd, dt=dt: _array(dt, nd) for dt in (np.float64, np.int64, np.int8))
-    lam = types.float64
+    lam, n = types.float64, types.int64
     solve_args = (f8(2), lam, i8(2), i8(1), i8(1))
     return {
         "settle": (pipeline._settle, (f8(2), i8(2), i8(2), i8(1), lam, lam, _array(np.float32, 2),
@@ -84,8 +84,13 @@ def _kernels_and_argument_types():
         "end_collisions": (end_collisions._kernel, (*solve_args, f8(2), i8(2))),
         "imminent_collisions": (imminent_collisions._kernel,
                                 (*solve_args, f8(2), i8(2), f8(2), f8(2), i8(2), i8(2), i1(2))),
-        "search_collisions": (search_collisions._kernel,
-                              (*solve_args, i8(2), f8(2), i8(2), i1(2), i8(2), i8(2), i8(2))),
+        "search_collisions_tiles": (search_collisions._tiles,
+                                    (f8(2), lam, n, *(f8(2),) * 6, *(i8(2),) * 3, i8(3))),
+        "search_collisions_offsets": (search_collisions._offsets,
+                                      (f8(2), f8(2), i8(3), n, f8(2), f8(2), i8(2))),
+        "search_collisions_level": (search_collisions._level, (n, n, n, lam, *(f8(2),) * 6, *(i8(2),) * 5)),
+        "search_collisions_count": (search_collisions._count, (*(i8(2),) * 6, i8(1), i8(1))),
+        "search_collisions_gather": (search_collisions._gather, (i8(2),) * 5),
         "to_rows": (backend._to_rows, (_array(np.bool_, 3), f8(2), lam)),
         "from_rows": (backend._from_rows, (f8(2), _array(np.float32, 3))),
         "finite": (backend._first_nonfinite_and_magnitude, (_array(np.int32, 1), f8(1))),
@@ -95,7 +100,10 @@ def _kernels_and_argument_types():
 
 @pytest.mark.skipif(cuda.is_available(), reason="a GPU (or the simulator) runs the kernels instead")
 @pytest.mark.parametrize("name", ["settle", "pava", "end_collisions", "imminent_collisions",
-                                  "search_collisions", "to_rows", "from_rows", "finite", "multiply"])
+                                  "search_collisions_tiles", "search_collisions_offsets",
+                                  "search_collisions_level", "search_collisions_count",
+                                  "search_collisions_gather",
+                                  "to_rows", "from_rows", "finite", "multiply"])
 def test_kernels_compile_for_the_gpu(name, monkeypatch):
     """Type inference and lowering to LLVM IR for the real CUDA target.
 

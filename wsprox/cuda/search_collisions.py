@@ -1,125 +1,290 @@
-r"""Search collisions on CUDA: merge solved halves by a binary search, all blocks at once.
+r"""Search collisions on CUDA over the whole device: tiles, then a merge tree.
 
 The paper's parallel algorithm (the mirror of
-:mod:`wsprox.cpu.search_collisions`). The row is cut into aligned blocks of
-``S = 2, 4, 8, ...`` particles (the last one clipped at ``d``, which is the
-padding with zero-mass particles); every block consists of two solved halves
-``lo..mid-1`` and ``mid..hi-1``, and at most one new cluster forms, crossing
-the midpoint. For a cluster start ``s`` of the left half let ``J(s)`` be the
-last minimiser over cluster ends ``j`` of ``mean(z_s..z_j)`` in the block;
-``J(s) >= mid`` is monotone in ``s``, so a binary search finds the smallest
-such start ``s*`` and ``s*..J(s*)`` merges:
+:mod:`wsprox.cpu.search_collisions`), in the lower-hull view: on the points ``P_j = (j, S_j)``,
+``S_j = x_0 + ... + x_{j-1}`` (``j = 0..d``), the block ``a..b-1`` is the edge
+``P_a P_b`` with the slope ``slope(a, b) = block_value(S_b - S_a, lam, d, a,
+b - 1)`` (its value, the CPU's formula), and the blocks of the prox are the
+edges of the lower convex hull, so a solved segment is its list of block
+starts (hull vertices). Two adjacent solved segments ``A = a_0..a_p``
+(``a_p = mid``) and ``B = b_0..b_q`` (``b_0 = mid``, ``b_q`` their end) merge
+into one new cluster across the midpoint, or none:
 
 .. code-block:: text
 
-    head[k] = k                                   # every particle a cluster
-    for S = 2, 4, ..., >= d:                      # levels
-        for log2 S steps, every block at once:    # binary search on lo..mid-1
-            s     = head[middle of the block's search range]
-            S[j]  = x[s] + ... + x[j]             # scan, segmented by block
-            m[j]  = S[j]/(j-s+1) + lam (d-1-s-j)/(d-1) at cluster ends j >= s
-            J     = last argmin of m in the block # segmented argmin scan
-            keep the left or the right half of the range by J >= mid
-        head[s*..J(s*)] = s*                      # the one merge per block
+    J(i)  = last minimiser of slope(a_i, b_j), j = 1..q     # binary search: right while
+                                                             # slope(a_i, b_j+1) <= slope(a_i, b_j)
+    P(i)  = slope(a_i, b_J(i)) <= slope(a_i, a_i+1)          # the CPU's "J(s) >= mid"
+    i*    = smallest i < p with P(i), else p                 # P: false ... false, true ... true
+    if i* < p: keep a_0..a_i* and b_J(i*)..b_q               # the new cluster a_i*..b_J(i*)-1
 
-Levels :math:`\log d`, steps :math:`\log d` per level, each step two scans of
-depth :math:`O(d/T + \log T)` on ``T`` threads (:math:`O(\log d)` with a
-thread per element): work :math:`O(d \log^2 d)`. ``rounds`` is the number of
-binary-search steps. One CUDA block per row, the whole loop in one launch.
+Why it is right: the lower hull of ``A u B`` is a prefix of ``A``, one bridge
+and a suffix of ``B``. ``P(i)`` asks whether the lowest line from ``a_i`` to
+the points right of it touches ``B`` (``A`` is convex, so within ``A`` the
+lowest is the edge to ``a_{i+1}``); it is monotone, as on the CPU. For
+``i < i*`` the edge ``a_i a_{i+1}`` lies on or below every line from ``a_i``
+into ``B``: a hull edge of the union. From ``a_{i*}`` the lowest line goes to
+``b_J``: the bridge; the edges of ``B`` after ``b_J`` stay (``J`` is the
+tangent point). Ties: ``<=`` in ``P`` and the *last* minimiser merge
+neighbours of equal value, as PAVA's ``>=`` does, so the blocks are maximal
+and equal the CPU's. The same search (``J``, then ``P``) decides the CPU's
+levels, so with binary searches it takes the same steps.
+
+Kernels (every tile and every pair of every row at once; one launch per
+phase, the launch boundary is the only barrier between blocks):
+
+.. code-block:: text
+
+    tiles    one block of T = THREADS threads per tile of B = TILE entries:
+             E[j]   = x[tile start] + ... + x[j-1]         # block scan, double-double, tile-local
+             tot[c] = the tile's sum
+             every thread: PAVA (hull form) on its run of B/T entries
+             for g = 2, 4, ..., T:                         # log2 T levels, groups of g threads
+                 each group merges a pair of adjacent solved runs (the rule above)
+             the tile's block starts, compacted to its front: its live range [lo_c, hi_c)
+    offsets  one block per row: base[c] = tot[0] + ... + tot[c-1] in double-double
+    level    for h = 1, 2, 4, ... < C (C = ceil(d / B) tiles; ceil(log2 C) launches):
+             one block per pair of segments of h tiles: the rule on the concatenation
+             of the tiles' live ranges (a scan of their counts ranks the vertices);
+             trim the ranges (no vertex is copied)
+    count    one block per row: a scan of the live counts -> counts, the sentinel, rounds
+    gather   one block per tile: its live block starts -> starts
+
+A group of ``g`` threads searches ``i*`` ``(g+1)``-ary: a step tests ``g``
+candidates, each with its own binary search for ``J``; a vertex of a given
+rank is found by a binary search on the units' count scan.
+
+Accuracy: ``S_j`` is never one float64 prefix over the row (at ``d = 1e8``
+that errs by more than the velocity step ``2 lam/(d-1)``): a range within a
+tile is a difference of the double-double ``E``, a longer one adds the
+difference of the double-double tile offsets, every difference by TwoSum, so
+a block's sum errs by about ``eps`` times itself, not times the partial sums
+before it (:func:`wsprox.cuda.hull.range_sum`).
+
+``rounds[r]`` counts the search steps of the merges, summed over the merge
+levels (the most of any pair of the row at a level), as the CPU counts the
+binary-search steps of its levels. The levels below a thread's run of
+``TILE // THREADS`` entries are PAVA, not counted, and a step of ``g`` threads
+tests ``g`` candidates, so only with ``TILE = THREADS = 1`` (every entry a
+tile, binary searches) does it equal the CPU's count.
+
+Cost, for a row of ``d`` entries in ``C`` tiles of ``B`` entries and runs of
+``r = B/T``: the scans, PAVA, count and gather are :math:`O(d)` work. A merge
+by ``g`` threads of segments of ``p`` and ``q`` block starts spread over ``U``
+units scans their counts (:math:`O(U)` work, :math:`O(U/g + \log g)` depth),
+then takes :math:`\lceil \log_{g+1}(p+1) \rceil` steps of at most ``g``
+candidates, each a binary search of :math:`O(\log q)` probes that find a
+vertex in :math:`O(\log U)`: depth :math:`O(U/g + \log g + \log^3 d / \log(g+1))`
+a level, over :math:`\lceil \log_2 (d/r) \rceil` levels after the PAVA's
+:math:`O(r)`; work at most :math:`O((d/r) \log^2 d \log T)` in all (every
+pair testing all its candidates); :math:`\lceil \log_2 C \rceil + 4` launches.
+Work arrays :math:`O(d)`, allocated per call; shared memory: the launches'
+dynamic buffers only (the tile kernel's :math:`8 (12 T + B)` bytes, 40 KiB at
+the defaults).
 """
-import math
-
 import numpy as np
+from numba import float64, int64
 
-from ._device import cuda, threads_for
-from .blocks import block_value
-from .scan import ARGMIN, SUM, seg_scan, shared_bytes
+from ._device import cuda
+from .hull import SHARED_SLOTS, dd_add, group_scan, merge_pair, pava_run
 
-__all__ = ["solve"]
+__all__ = ["THREADS", "TILE", "solve"]
+
+#: Sorted entries per tile (a power of two, a multiple of :data:`THREADS`).
+#: Read at every launch: tests lower it to run many tiles and levels at tiny ``d``.
+TILE = 2048
+#: Threads per CUDA block (a power of two, at most :data:`TILE`); each thread
+#: of the tile kernel runs PAVA on ``TILE // THREADS`` entries. Read at every launch.
+THREADS = 256
 
 
 @cuda.jit
-def _kernel(x, lam, starts, counts, rounds, head, fv, iv, fl, lo_, hi_, jj):
+def _tiles(x, lam, tile, Eh, El, toth, totl, bh, bl, V, tlo, thi, tsteps):
+    d = x.shape[1]
+    C = tlo.shape[1]
+    r = cuda.blockIdx.x // C
+    c = cuda.blockIdx.x % C
+    t = cuda.threadIdx.x
+    T = cuda.blockDim.x
+    per = tile // T
+    t0 = c * tile
+    n = min(tile, d - t0)
+    xr, Vr = x[r], V[r]
+    pts = (Eh[r], El[r], toth[r], totl[r], bh[r], bl[r])  # bh, bl: never read for ranges in one tile
+    f8 = cuda.shared.array(0, float64)
+    ph, pl = f8[:T], f8[T:2 * T]
+    i8 = cuda.shared.array(0, int64)
+    rlo, rhi, rcum = i8[2 * T:3 * T], i8[3 * T:4 * T], i8[4 * T:5 * T]
+    sh = i8[5 * T:(5 + SHARED_SLOTS) * T]
+    lsteps = i8[(5 + SHARED_SLOTS) * T:(6 + SHARED_SLOTS) * T]
+    stage = i8[(6 + SHARED_SLOTS) * T:(6 + SHARED_SLOTS) * T + tile]
+    # 1. Tile-local exclusive prefix sums E in double-double (thread t owns the
+    #    run a..b-1), and the tile's total.
+    a = t0 + min(t * per, n)
+    b = t0 + min(t * per + per, n)
+    h = 0.0
+    lo = 0.0
+    for k in range(a, b):
+        h, lo = dd_add(h, lo, xr[k], 0.0)
+    ph[t] = h
+    pl[t] = lo
+    lsteps[t] = 0
+    cuda.syncthreads()
+    off = 1
+    while off < T:
+        vh = ph[t - off] if t >= off else 0.0
+        vl = pl[t - off] if t >= off else 0.0
+        cuda.syncthreads()
+        ph[t], pl[t] = dd_add(vh, vl, ph[t], pl[t])
+        cuda.syncthreads()
+        off *= 2
+    h = ph[t - 1] if t > 0 else 0.0
+    lo = pl[t - 1] if t > 0 else 0.0
+    for k in range(a, b):
+        Eh[r, k] = h
+        El[r, k] = lo
+        h, lo = dd_add(h, lo, xr[k], 0.0)
+    if t == T - 1:
+        toth[r, c] = ph[T - 1]
+        totl[r, c] = pl[T - 1]
+    cuda.syncthreads()
+    # 2. Sequential PAVA (hull form) on every thread's run.
+    rlo[t] = a
+    rhi[t] = a + pava_run(pts, tile, lam, d, a, b, Vr)
+    cuda.syncthreads()
+    # 3. log2(T) levels of merges of solved runs, groups of g threads per pair.
+    runs = (n + per - 1) // per
+    g = 2
+    level = 0
+    while g <= T:
+        i = t % g
+        u0 = t - i
+        u1 = max(u0, min(u0 + g, runs))
+        steps = merge_pair(i, g, t, u0, u0 + g // 2, u1, t0 + min((u0 + g) * per, n), rlo, rhi, rcum, Vr,
+                           pts, tile, lam, d, sh)
+        if i == 0 and u0 + g // 2 < u1:
+            cuda.atomic.max(lsteps, level, steps)
+        g *= 2
+        level += 1
+    # 4. The tile's block starts, compacted to its front.
+    total = group_scan(t, T, t, 0, runs, rlo, rhi, rcum, sh)
+    if t < runs:
+        for k in range(rlo[t], rhi[t]):
+            stage[rcum[t] + k - rlo[t]] = Vr[k]
+    cuda.syncthreads()
+    for k in range(t, total, T):
+        Vr[t0 + k] = stage[k]
+    if t == 0:
+        tlo[r, c] = t0
+        thi[r, c] = t0 + total
+    if t < level:
+        tsteps[r, c, t] = lsteps[t]
+
+
+@cuda.jit
+def _offsets(toth, totl, tsteps, levels_in, bh, bl, lvl):
+    # One block per row: the tiles' offsets, an exclusive double-double scan of
+    # their totals; the row's steps of the in-tile levels (the most of any tile).
     r = cuda.blockIdx.x
     t = cuda.threadIdx.x
     T = cuda.blockDim.x
-    d = x.shape[1]
-    xr, st, hd, fvr, ivr, flr = x[r], starts[r], head[r], fv[r], iv[r], fl[r]
-    blo, bhi, bj = lo_[r], hi_[r], jj[r]
-    for k in range(t, d, T):
-        hd[k] = k
+    C = toth.shape[1]
+    f8 = cuda.shared.array(0, float64)
+    ph, pl = f8[:T], f8[T:2 * T]
+    lmax = cuda.shared.array(0, int64)[2 * T:3 * T]
+    w = (C + T - 1) // T
+    a = min(t * w, C)
+    b = min(a + w, C)
+    h = 0.0
+    lo = 0.0
+    for c in range(a, b):
+        h, lo = dd_add(h, lo, toth[r, c], totl[r, c])
+    ph[t] = h
+    pl[t] = lo
+    lmax[t] = 0
     cuda.syncthreads()
-    steps = 0
-    size = 2
-    level = 1
-    while size // 2 < d:
-        half = size // 2
-        nb = (d + size - 1) // size
-        for b in range(t, nb, T):
-            blo[b] = b * size
-            bhi[b] = min(b * size + half, d)  # an empty search range without a right half
-            bj[b] = -1
-        for k in range(t, d, T):
-            flr[k] = 1 if k % size == 0 else 0
+    off = 1
+    while off < T:
+        vh = ph[t - off] if t >= off else 0.0
+        vl = pl[t - off] if t >= off else 0.0
         cuda.syncthreads()
-        for _ in range(level):
-            steps += 1
-            # Prefix sums of x from the candidate start s of every block.
-            for k in range(t, d, T):
-                b = k // size
-                fvr[k] = 0.0
-                ivr[k] = 0
-                if blo[b] < bhi[b] and k >= hd[(blo[b] + bhi[b]) // 2]:
-                    fvr[k] = xr[k]
-            cuda.syncthreads()
-            seg_scan(SUM, fvr, ivr, flr, True, d)
-            # Means of z_s..z_j at cluster ends j >= s, +inf elsewhere.
-            for k in range(t, d, T):
-                b = k // size
-                m = math.inf
-                if blo[b] < bhi[b]:
-                    s = hd[(blo[b] + bhi[b]) // 2]
-                    if k >= s and (k == d - 1 or hd[k + 1] == k + 1):
-                        m = block_value(fvr[k], lam, d, s, k)
-                fvr[k] = m
-                ivr[k] = k
-            cuda.syncthreads()
-            seg_scan(ARGMIN, fvr, ivr, flr, True, d)
-            for b in range(t, nb, T):
-                if blo[b] < bhi[b]:
-                    j = ivr[min(b * size + size, d) - 1]
-                    p = (blo[b] + bhi[b]) // 2
-                    if j >= b * size + half:
-                        bhi[b] = p
-                        bj[b] = j
-                    else:
-                        blo[b] = p + 1
-            cuda.syncthreads()
-        # The merge: s* = head[bhi] (a cluster start), through J(s*).
-        for b in range(t, nb, T):
-            if bj[b] >= 0:
-                blo[b] = hd[bhi[b]]
+        ph[t], pl[t] = dd_add(vh, vl, ph[t], pl[t])
         cuda.syncthreads()
-        for k in range(t, d, T):
-            b = k // size
-            if bj[b] >= 0 and blo[b] <= k <= bj[b]:
-                hd[k] = blo[b]
-        cuda.syncthreads()
-        size *= 2
-        level += 1
-    # The cluster starts, compacted by a prefix count.
-    for k in range(t, d, T):
-        fvr[k] = 0.0
-        ivr[k] = 1 if hd[k] == k else 0
+        off *= 2
+    h = ph[t - 1] if t > 0 else 0.0
+    lo = pl[t - 1] if t > 0 else 0.0
+    for c in range(a, b):
+        bh[r, c] = h
+        bl[r, c] = lo
+        h, lo = dd_add(h, lo, toth[r, c], totl[r, c])
+    for q in range(levels_in):
+        m = 0
+        for c in range(a, b):
+            m = max(m, tsteps[r, c, q])
+        cuda.atomic.max(lmax, q, m)
     cuda.syncthreads()
-    seg_scan(SUM, fvr, ivr, flr, False, d)
-    for k in range(t, d, T):
-        if hd[k] == k:
-            st[ivr[k] - 1] = k
+    for q in range(t, lvl.shape[1], T):
+        lvl[r, q] = lmax[q] if q < levels_in else 0
+
+
+@cuda.jit
+def _level(h, index, tile, lam, Eh, El, toth, totl, bh, bl, V, tlo, thi, cum, lvl):
+    # One block per pair of segments of h tiles whose right one is not empty.
+    d = V.shape[1]
+    C = tlo.shape[1]
+    pairs = (C - h + 2 * h - 1) // (2 * h)
+    r = cuda.blockIdx.x // pairs
+    u0 = (cuda.blockIdx.x % pairs) * 2 * h
+    u1 = min(u0 + 2 * h, C)
+    t = cuda.threadIdx.x
+    T = cuda.blockDim.x
+    sh = cuda.shared.array(0, int64)[:SHARED_SLOTS * T]
+    steps = merge_pair(t, T, t, u0, u0 + h, u1, min(u1 * tile, d), tlo[r], thi[r], cum[r], V[r],
+                       (Eh[r], El[r], toth[r], totl[r], bh[r], bl[r]), tile, lam, d, sh)
     if t == 0:
-        st[ivr[d - 1]] = d
-        counts[r] = ivr[d - 1]
-        rounds[r] = steps
+        cuda.atomic.max(lvl, (r, index), steps)
+
+
+@cuda.jit
+def _count(V, tlo, thi, lvl, cum, starts, counts, rounds):
+    # One block per row: where each tile's surviving block starts go, the count, the sentinel, the rounds.
+    r = cuda.blockIdx.x
+    t = cuda.threadIdx.x
+    total = group_scan(t, cuda.blockDim.x, t, 0, tlo.shape[1], tlo[r], thi[r], cum[r],
+                       cuda.shared.array(0, int64)[:cuda.blockDim.x])
+    if t == 0:
+        counts[r] = total
+        starts[r, total] = V.shape[1]
+        s = 0
+        for q in range(lvl.shape[1]):
+            s += lvl[r, q]
+        rounds[r] = s
+
+
+@cuda.jit
+def _gather(V, tlo, thi, cum, starts):
+    # One block per tile: its surviving block starts into the row's starts.
+    C = tlo.shape[1]
+    r = cuda.blockIdx.x // C
+    c = cuda.blockIdx.x % C
+    a = tlo[r, c]
+    for k in range(cuda.threadIdx.x, thi[r, c] - a, cuda.blockDim.x):
+        starts[r, cum[r, c] + k] = V[r, a + k]
+
+
+def _geometry(d):
+    """``(tile, threads)`` for rows of ``d``: :data:`TILE` and :data:`THREADS`, halved
+    together while a row still fits one tile (runs of ``TILE // THREADS`` entries)."""
+    tile, threads = TILE, THREADS
+    for name, v in (("TILE", tile), ("THREADS", threads)):
+        if v < 1 or v & (v - 1):
+            raise ValueError(f"wsprox.cuda.search_collisions.{name} must be a power of two, got {v}")
+    if threads > tile:
+        raise ValueError(f"wsprox.cuda.search_collisions.THREADS ({threads}) must not exceed TILE ({tile})")
+    while threads > 1 and tile // 2 >= d:
+        tile //= 2
+        threads //= 2
+    return tile, threads
 
 
 def solve(x, lam, starts, counts, rounds):
@@ -135,13 +300,26 @@ def solve(x, lam, starts, counts, rounds):
     >>> rounds = _device.cuda.device_array(1, dtype=np.int64)
     >>> search_collisions.solve(x, 2.0, starts, counts, rounds)
     >>> starts.copy_to_host()[0, :counts.copy_to_host()[0] + 1], rounds.copy_to_host()
-    (array([0, 2, 3]), array([3]))
+    (array([0, 2, 3]), array([0]))
     """
     n, d = x.shape
-    head, iv = (cuda.device_array((n, d), dtype=np.int64) for _ in range(2))
-    fv = cuda.device_array((n, d), dtype=np.float64)
-    fl = cuda.device_array((n, d), dtype=np.int8)
-    half = max(d // 2 + 1, 1)
-    blo, bhi, bj = (cuda.device_array((n, half), dtype=np.int64) for _ in range(3))
-    threads = threads_for(d)
-    _kernel[n, threads, 0, shared_bytes(threads)](x, lam, starts, counts, rounds, head, fv, iv, fl, blo, bhi, bj)
+    tile, threads = _geometry(d)
+    C = (d + tile - 1) // tile
+    levels_in = threads.bit_length() - 1
+    levels = (C - 1).bit_length()
+    Eh, El = (cuda.device_array((n, d), dtype=np.float64) for _ in range(2))
+    toth, totl, bh, bl = (cuda.device_array((n, C), dtype=np.float64) for _ in range(4))
+    V = cuda.device_array((n, d), dtype=np.int64)
+    tlo, thi, cum = (cuda.device_array((n, C), dtype=np.int64) for _ in range(3))
+    tsteps = cuda.device_array((n, C, max(levels_in, 1)), dtype=np.int64)
+    lvl = cuda.device_array((n, max(levels_in + levels, 1)), dtype=np.int64)
+    _tiles[n * C, threads, 0, 8 * ((6 + SHARED_SLOTS) * threads + tile)](
+        x, lam, tile, Eh, El, toth, totl, bh, bl, V, tlo, thi, tsteps)
+    _offsets[n, threads, 0, 8 * 3 * threads](toth, totl, tsteps, levels_in, bh, bl, lvl)
+    for k in range(levels):
+        h = 1 << k
+        pairs = (C - h + 2 * h - 1) // (2 * h)
+        _level[n * pairs, threads, 0, 8 * SHARED_SLOTS * threads](
+            h, levels_in + k, tile, lam, Eh, El, toth, totl, bh, bl, V, tlo, thi, cum, lvl)
+    _count[n, threads, 0, 8 * threads](V, tlo, thi, lvl, cum, starts, counts, rounds)
+    _gather[n * C, threads](V, tlo, thi, cum, starts)
