@@ -232,7 +232,7 @@ def test_no_kernel_depends_on_static_shared_memory(method, monkeypatch):
     assert_matches_cpu_and_exact(w, got, 46.85084361218266, 0.0)
 
 
-@pytest.mark.parametrize("method", ["pava", "end_collisions", "imminent_collisions"])
+@pytest.mark.parametrize("method", METHODS)
 def test_no_device_allocation_per_call_in_steady_state(method, monkeypatch):
     # After a first call, the pipeline, the sort and the solver take their work
     # arrays from the thread's device scratch (each fresh array is a cuMemAlloc on a GPU).

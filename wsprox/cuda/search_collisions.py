@@ -85,7 +85,7 @@ the defaults).
 import numpy as np
 from numba import float64, int64
 
-from ._device import cuda
+from ._device import cuda, scratch
 from .hull import SHARED_SLOTS, dd_add, group_scan, merge_pair, pava_run
 
 __all__ = ["THREADS", "TILE", "solve"]
@@ -307,12 +307,12 @@ def solve(x, lam, starts, counts, rounds):
     C = (d + tile - 1) // tile
     levels_in = threads.bit_length() - 1
     levels = (C - 1).bit_length()
-    Eh, El = (cuda.device_array((n, d), dtype=np.float64) for _ in range(2))
-    toth, totl, bh, bl = (cuda.device_array((n, C), dtype=np.float64) for _ in range(4))
-    V = cuda.device_array((n, d), dtype=np.int64)
-    tlo, thi, cum = (cuda.device_array((n, C), dtype=np.int64) for _ in range(3))
-    tsteps = cuda.device_array((n, C, max(levels_in, 1)), dtype=np.int64)
-    lvl = cuda.device_array((n, max(levels_in + levels, 1)), dtype=np.int64)
+    Eh, El = (scratch(f"search.{a}", (n, d), np.float64) for a in ("Eh", "El"))
+    toth, totl, bh, bl = (scratch(f"search.{a}", (n, C), np.float64) for a in ("toth", "totl", "bh", "bl"))
+    V = scratch("search.V", (n, d), np.int64)
+    tlo, thi, cum = (scratch(f"search.{a}", (n, C), np.int64) for a in ("tlo", "thi", "cum"))
+    tsteps = scratch("search.tsteps", (n, C, max(levels_in, 1)), np.int64)
+    lvl = scratch("search.lvl", (n, max(levels_in + levels, 1)), np.int64)
     _tiles[n * C, threads, 0, 8 * ((6 + SHARED_SLOTS) * threads + tile)](
         x, lam, tile, Eh, El, toth, totl, bh, bl, V, tlo, thi, tsteps)
     _offsets[n, threads, 0, 8 * 3 * threads](toth, totl, tsteps, levels_in, bh, bl, lvl)
