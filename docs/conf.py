@@ -52,7 +52,7 @@ autodoc_typehints = "none"
 autodoc_member_order = "bysource"
 # Optional dependencies of documented modules (wsprox.torch, the CUDA backend):
 # the real ones when installed, stand-ins otherwise, so the `docs` extra alone builds.
-autodoc_mock_imports = [m for m in ("torch", "cupy") if importlib.util.find_spec(m) is None]
+autodoc_mock_imports = [m for m in ("torch", "cupy", "jax", "jaxopt") if importlib.util.find_spec(m) is None]
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
@@ -77,7 +77,15 @@ html_static_path = []
 html_last_updated_fmt = None
 
 
+def _skip_metadata_requests(app, what, name, obj, skip, options):
+    # scikit-learn generates set_fit_request/set_score_request/... on every
+    # estimator (metadata routing): not wsprox's API, and their docstrings are
+    # not valid reST.
+    return True if name.startswith("set_") and name.endswith("_request") else None
+
+
 def setup(app):
     # Benchmark tables and paper figures are included when their files exist
     # under docs/results/; otherwise the pages say how to produce them.
     app.connect("builder-inited", lambda app: write_result_includes(DOCS))
+    app.connect("autodoc-skip-member", _skip_metadata_requests)
