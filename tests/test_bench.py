@@ -15,7 +15,7 @@ from wsprox.worstcase import FAMILIES, growing_cluster, huge, naive_pava_quadrat
 ROOT = Path(__file__).resolve().parent.parent
 DTYPES = ("float32", "float64")
 #: The keys of every record, on every backend.
-KEYS = {"backend", "method", "array", "input", "dtype", "rows", "d", "lam", "median_ms", "floor", "floor_ms",
+KEYS = {"backend", "method", "array", "threads", "input", "dtype", "rows", "d", "lam", "median_ms", "floor", "floor_ms",
         "ratio_to_floor", "speedup_over_scipy"}
 
 
@@ -217,3 +217,16 @@ print(json.dumps({"cuda": sorted(k for k in contenders if k.startswith("cuda")),
     assert result["cuda"] == result["expected"]
     assert result["time_cuda"] and result["seconds"] > 0
     assert result["seen"] and all(s[0] == "numba" and s[1] == "pava" for s in result["seen"])
+
+
+def test_small_threads_and_load_print_the_goals(tmp_path, capsys):
+    path = tmp_path / "bench.json"
+    assert main(["--small", "--quick", "--repeat", "1", "--inputs", "normal", "--dtype", "float64",
+                 "--methods", "pava", "--threads", "1", "2", "--load", "1", "--json", str(path)]) == 0
+    data = json.loads(path.read_text())
+    records = data["records"]
+    assert data["meta"]["threads"] == [1, 2] and data["meta"]["load"] == 1
+    assert {r["d"] for r in records} == {10, 30, 100, 300, 1000, 3000, 10_000}
+    assert {r["threads"] for r in records if r["method"] == "pava"} == {1, 2}
+    out = capsys.readouterr().out
+    assert "goals (pava, cold):" in out and "d=10 float64 @1t:" in out and "2 threads" in out

@@ -60,13 +60,22 @@ is skipped with its reason printed.
 
 ``--json PATH`` writes (and rewrites after every group, so an interrupted run
 keeps what it measured) ``{"meta": ..., "records": [...]}``, one record per
-measurement with the keys ``backend, method, array, input, dtype, rows, d,
+measurement with the keys ``backend, method, array, threads, input, dtype, rows, d,
 lam, median_ms, floor, floor_ms, ratio_to_floor, speedup_over_scipy``
 (``array``: numpy, numba, torch or cupy; the last four null where not
 measured, e.g. with ``--no-baselines``).
 
 Without a usable device (or the module) ``--backend cuda`` says so and exits
 with status 2, and so does an ``--array`` kind that is not usable here.
+
+The CPU's goals (issue 16): ``--small`` times the vectors ``d = 10 .. 1e4``
+(the per-call cost that dominates proximal-gradient loops and bias vectors);
+``--threads 1 2 ...`` times every wsprox case on each number of Numba threads
+and prints the speed-up over the first; ``--load N`` starts ``N`` busy
+processes beside the measurement (stopped afterwards), for the busy-machine
+goal. The run ends with the goals' ratios: for ``d >= 1e6`` the default
+method's time over the floor and the speed-up over SciPy, for ``d <= 1e4``
+its time over SciPy's.
 
 Examples
 --------
@@ -103,6 +112,9 @@ DEFAULT_SHAPES = {
     "cpu": [(1, 10**k) for k in range(3, 8)],
     "cuda": [(1, 10**k) for k in range(4, 9)] + [(16, 128), (4096, 1024), (100_000, 100)],
 }
+
+#: ``--small``: the vectors of the per-call-cost goal.
+SMALL_SHAPES = [(1, d) for d in (10, 30, 100, 300, 1000, 3000, 10_000)]
 
 #: ``--quick``: shapes of at most this many entries.
 QUICK_ENTRIES = 10_000
@@ -292,9 +304,10 @@ class _Case:
     timer: Callable = time_call
     role: str = "wsprox"  # or "floor" (always timed, the ratios' base), or "baseline" (always timed)
     vector_only: bool = False  # not timed on batches
+    threads: int | None = None  # Numba's threads during the timing (None: as they are)
 
     def key(self):
-        return self.backend, self.method, self.array
+        return self.backend, self.method, self.array, self.threads
 
 
 def _warm_args(data, method):
@@ -303,7 +316,22 @@ def _warm_args(data, method):
     return [(v, data.lam, method, "cpu", state) for v in data.sequence[1:]]
 
 
-def _cpu_cases(methods, baselines):
+def _on_threads(timer, n):
+    """``timer`` with Numba on ``n`` threads (restored afterwards)."""
+    def timed(fn, args_list):
+        import numba
+
+        previous = numba.get_num_threads()
+        numba.set_num_threads(n)
+        try:
+            return timer(fn, args_list)
+        finally:
+            numba.set_num_threads(previous)
+
+    return timed
+
+
+def _cpu_cases(methods, baselines, threads=(None,)):
     cases = []
     if baselines:  # SciPy's isotonic regression and torchsort take one vector
         cases += [_Case("cpu", "numpy.sort[f64]", "numpy", np.sort, lambda g: g.repeated(g.w64), role="floor"),
@@ -313,9 +341,13 @@ def _cpu_cases(methods, baselines):
         if importlib.util.find_spec("torchsort"):
             cases.append(_Case("cpu", "torchsort", "numpy", torchsort_prox, lambda g: g.repeated(g.w, g.lam),
                                role="baseline", vector_only=True))
-    for m in methods:
-        cases.append(_Case("cpu", m, "numpy", _prox, lambda g, m=m: g.repeated(g.w, g.lam, m, "cpu")))
-        cases.append(_Case("cpu", m + "+warm", "numpy", _prox, functools.partial(_warm_args, method=m)))
+    for n in threads:
+        timer = time_call if n is None else _on_threads(time_call, n)
+        for m in methods:
+            cases.append(_Case("cpu", m, "numpy", _prox, lambda g, m=m: g.repeated(g.w, g.lam, m, "cpu"),
+                               timer=timer, threads=n))
+            cases.append(_Case("cpu", m + "+warm", "numpy", _prox, functools.partial(_warm_args, method=m),
+                               timer=timer, threads=n))
     return cases
 
 
@@ -409,6 +441,13 @@ def _parser():
     p.add_argument("--json", metavar="PATH", help="also write every record as JSON")
     p.add_argument("--quick", action="store_true",
                    help=f"smoke test: shapes of at most {QUICK_ENTRIES} entries, at most 2 repeats")
+    p.add_argument("--small", action="store_true",
+                   help="the small vectors d = 10 .. 1e4 (with --sizes/--batches: added to them)")
+    p.add_argument("--threads", type=int, nargs="+", metavar="N",
+                   help="CPU: time every wsprox case on each of these numbers of Numba threads "
+                        "(default: as Numba has them); the speed-up over the first is printed")
+    p.add_argument("--load", type=int, default=0, metavar="N",
+                   help="N busy processes beside the measurement, stopped afterwards (default 0)")
     p.add_argument("--budget", type=float, default=10.0,
                    help="seconds per case: a wsprox case whose time at the previous size, extrapolated "
                         "quadratically, would exceed it is skipped at this size (default 10; the floor "
@@ -418,9 +457,10 @@ def _parser():
 
 def _shapes(args):
     if args.sizes is None and args.batches is None:
-        shapes = DEFAULT_SHAPES[args.backend]
+        shapes = SMALL_SHAPES if args.small else DEFAULT_SHAPES[args.backend]
     else:
         shapes = [(args.rows, int(s)) for s in args.sizes or []] + list(args.batches or [])
+        shapes += SMALL_SHAPES if args.small else []
     if any(d < 2 or rows < 1 for rows, d in shapes):
         raise SystemExit("--sizes must be at least 2, --rows and the rows of --batches at least 1")
     if args.quick:
@@ -452,7 +492,8 @@ def _group_records(times, fields):
     """One record per ``(case, seconds)`` of a group; ``fields``: the group's input, dtype, shape, lam, floor."""
     floor_t = next((t for c, t in times if c.role == "floor"), None)
     scipy_t = next((t for c, t in times if c.method == "scipy"), None)
-    return [{"backend": c.backend, "method": c.method, "array": c.array, **fields, "median_ms": t * 1e3,
+    return [{"backend": c.backend, "method": c.method, "array": c.array, "threads": c.threads, **fields,
+             "median_ms": t * 1e3,
              "floor_ms": floor_t * 1e3 if floor_t else None,
              "ratio_to_floor": t / floor_t if floor_t else None,
              "speedup_over_scipy": scipy_t / t if scipy_t else None} for c, t in times]
@@ -464,6 +505,7 @@ def _print_group(head, records, run_backend):
     for r in records:
         label = _label(r["backend"], r["method"], r["array"], run_backend=run_backend,
                        floor=r["method"] == r["floor"])
+        label += f" @{r['threads']}t" if r["threads"] is not None else ""
         ratio, speedup = r["ratio_to_floor"], r["speedup_over_scipy"]
         print(f"  {label:<46}{r['median_ms']:12.3f}" + (f"{ratio:9.2f}x" if ratio is not None else f"{'-':>10}")
               + (f"{speedup:9.2f}x" if speedup is not None else ""))
@@ -510,9 +552,38 @@ def main(argv=None):
         raise SystemExit(f"unknown inputs {unknown}; known: {['normal', *sorted(FAMILIES)]}")
     dtypes = ["float32", "float64"] if args.dtype == "both" else [args.dtype]
     baselines = not args.no_baselines
+    if args.threads and (args.backend != "cpu" or min(args.threads) < 1):
+        raise SystemExit("--threads applies to --backend cpu, with numbers of at least 1")
+    if args.load < 0:
+        raise SystemExit("--load must be at least 0")
+    with _busy(args.load):
+        return _run(args, shapes, repeat, methods, inputs, dtypes, baselines, policy,
+                    locals().get("usable"), locals().get("missing"), argv)
+
+
+def _busy(n):
+    """A context with ``n`` busy processes (a spinning Python loop each) beside it."""
+    import contextlib
+    import subprocess
+
+    @contextlib.contextmanager
+    def spinning():
+        procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+        try:
+            yield
+        finally:
+            for proc in procs:
+                proc.kill()
+                proc.wait()
+
+    return spinning()
+
+
+def _run(args, shapes, repeat, methods, inputs, dtypes, baselines, policy, usable, missing, argv):
 
     meta = {
         "backend": args.backend, "lam": args.lam, "repeat": repeat, "noise": NOISE, "argv": argv or sys.argv[1:],
+        "threads": args.threads, "load": args.load,
         "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
         "loadavg_start": os.getloadavg(), "omp_wait_policy": policy,
     }
@@ -537,7 +608,7 @@ def main(argv=None):
         meta.update(arrays=["numpy"], floor="numpy.sort[f64]" if baselines else None)
         if baselines:
             print("floor: numpy.sort of a float64 array of the input's shape")
-        cases = _cpu_cases(methods, baselines)
+        cases = _cpu_cases(methods, baselines, args.threads or (None,))
         to_device = {}
     meta["versions"] = {m: sys.modules[m].__version__ for m in ("numpy", "numba", "torch", "cupy")
                         if m in sys.modules}
@@ -580,7 +651,35 @@ def main(argv=None):
                     _write_json(args.json, meta, records)
     if args.json:
         _write_json(args.json, meta, records)
+    if args.backend == "cpu" and baselines:
+        _print_goals(records, methods, args.threads)
     return 0
+
+
+def _print_goals(records, methods, threads):
+    """The CPU goals' ratios (issue 16) for the default method, cold, on normal input."""
+    method = "pava" if "pava" in methods else methods[0]
+    lines = []
+    for r in records:
+        if r["input"] != "normal" or r["rows"] != 1 or r["method"] != method:
+            continue
+        at = f"d={_size(r['d'])} {r['dtype']}" + (f" @{r['threads']}t" if r["threads"] else "")
+        if r["d"] >= 10**6:
+            lines.append(f"{at}: {r['ratio_to_floor']:.2f}x numpy.sort (goal <= 1.5), "
+                         f"{r['speedup_over_scipy']:.1f}x faster than SciPy (goal >= 4)")
+        elif r["d"] <= 10**4 and r["speedup_over_scipy"]:
+            goal = 0.5 if r["d"] <= 100 else 1.0
+            lines.append(f"{at}: {1 / r['speedup_over_scipy']:.2f}x SciPy's time (goal <= {goal:g})")
+    if threads and len(threads) > 1:
+        base = {(r["input"], r["dtype"], r["rows"], r["d"], r["method"]): r["median_ms"]
+                for r in records if r["threads"] == threads[0]}
+        for r in records:
+            key = (r["input"], r["dtype"], r["rows"], r["d"], r["method"])
+            if r["threads"] not in (None, threads[0]) and r["method"] == method and key in base:
+                lines.append(f"d={_size(r['d'])} {r['dtype']} {r['input']}: {r['threads']} threads "
+                             f"{base[key] / r['median_ms']:.2f}x faster than {threads[0]}")
+    if lines:
+        print("\ngoals (" + method + ", cold):\n  " + "\n  ".join(lines))
 
 
 if __name__ == "__main__":
