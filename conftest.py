@@ -1,8 +1,33 @@
 """Root pytest configuration: optional dependencies.
 
-PyTorch is an optional extra; without it the doctests of ``wsprox/torch.py``
-cannot be collected, so they are left out (``tests/test_torch.py`` skips itself).
-"""
-import importlib.util
+PyTorch and JAX are optional extras; without them the doctests of
+``wsprox/torch.py`` and ``wsprox/jax.py`` cannot be collected, so they are
+left out (``tests/test_torch.py`` and ``tests/test_jax.py`` skip themselves).
 
-collect_ignore = [] if importlib.util.find_spec("torch") else ["wsprox/torch.py"]
+The examples of the CUDA backend (``wsprox/cuda``) run only where CUDA does.
+Without a GPU, ``tests/test_cuda.py`` runs them on Numba's CUDA simulator in a
+subprocess (``NUMBA_ENABLE_CUDASIM=1`` must be set before Numba is imported);
+a process without CUDA leaves them out. Numba's CUDA target is imported only
+when pytest reaches ``wsprox/cuda``.
+"""
+import functools
+import importlib.util
+from pathlib import Path
+
+CUDA_PACKAGE = Path(__file__).resolve().parent / "wsprox" / "cuda"
+
+collect_ignore = [f"wsprox/{name}.py" for name in ("torch", "jax") if importlib.util.find_spec(name) is None]
+
+
+@functools.cache
+def _cuda_available():
+    from numba import cuda
+
+    return cuda.is_available()
+
+
+def pytest_ignore_collect(collection_path, config):
+    # The package and every file in it (a file or folder named on the command line is not asked about).
+    if (collection_path == CUDA_PACKAGE or CUDA_PACKAGE in collection_path.parents) and not _cuda_available():
+        return True
+    return None

@@ -11,16 +11,17 @@ from .cpu.workspace import release_workspace
 from .penalty import penalty, subgradient
 from .warm import ProxState
 
+# The one place the version is written: pyproject.toml reads it ([tool.setuptools.dynamic]).
 __version__ = "0.1.0"
 
 __all__ = [
+    "OptimalityCertificate",
+    "ProxResult",
+    "ProxState",
+    "check_optimality",
     "penalty",
-    "subgradient",
     "prox",
     "prox_result",
-    "ProxResult",
-    "check_optimality",
-    "OptimalityCertificate",
-    "ProxState",
     "release_workspace",
+    "subgradient",
 ]

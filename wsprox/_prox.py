@@ -9,8 +9,10 @@ back as the kind of array that came in.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._backend import BACKENDS, METHODS, get_backend, is_device_array
 from ._rows import from_rows, to_rows
@@ -27,6 +29,7 @@ from ._validation import (
 from .cpu.backend import as_float_array
 from .cpu.small import SMALL_MAX, prox_small
 from .derivatives import check_direction, linearize
+from .warm import ProxState
 
 __all__ = ["BACKENDS", "ProxResult", "prox", "prox_result"]
 
@@ -192,7 +195,8 @@ class ProxResult:
         return from_rows(rows, x.shape, self.axis).astype(x.dtype)
 
 
-def prox(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out=None, warm=None):
+def prox(w: ArrayLike, lam: float, *, l1: float = 0.0, method: str = "auto", backend: str = "auto",
+         axis: int | None = None, out: Any = None, warm: ProxState | None = None) -> Any:
     r"""The exact proximal operator of :math:`\lambda R + \ell_1 \|\cdot\|_1`.
 
     .. math::
@@ -292,7 +296,8 @@ def prox(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out=None, 
     return _prox(w, lam, l1, method, backend, axis, out, warm, want_labels=False).x
 
 
-def prox_result(w, lam, *, l1=0.0, method="auto", backend="auto", axis=None, out=None, warm=None):
+def prox_result(w: ArrayLike, lam: float, *, l1: float = 0.0, method: str = "auto", backend: str = "auto",
+                axis: int | None = None, out: Any = None, warm: ProxState | None = None) -> ProxResult:
     """Like :func:`prox`, but also return the clusters: a :class:`ProxResult`.
 
     Parameters and errors are those of :func:`prox`.

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._rows import from_rows, to_rows
 from ._validation import normalize_axis
@@ -117,7 +118,7 @@ def _two_sum_error(a, b, s):
     return (a - (s - b_part)) + (b - b_part)
 
 
-def penalty(w, *, axis=None):
+def penalty(w: ArrayLike, *, axis: int | None = None) -> float | np.ndarray:
     r"""The weight-sharing penalty :math:`R(w) = \frac{1}{d-1}\sum_{i>j}|w_i - w_j|`.
 
     Parameters
@@ -169,7 +170,7 @@ def penalty(w, *, axis=None):
     return values.reshape(a.shape[:axis] + a.shape[axis + 1:])
 
 
-def subgradient(w, *, axis=None) -> np.ndarray:
+def subgradient(w: ArrayLike, *, axis: int | None = None) -> np.ndarray:
     r"""The minimum-norm subgradient of :math:`R` at ``w``.
 
     An entry of rank :math:`k` (ascending) gets :math:`c_k`; the entries of a

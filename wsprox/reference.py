@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import warnings
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._validation import check_choice, check_penalty_weight
 from .cpu.backend import as_float_array
@@ -46,7 +48,8 @@ def _fraction_vector(w):
     return a.shape, [Fraction(float(v)) for v in a.ravel()]
 
 
-def prox_exact(w, lam, *, l1=0, rational=False):
+def prox_exact(w: ArrayLike, lam: float | Fraction, *, l1: float | Fraction = 0,
+               rational: bool = False) -> np.ndarray:
     r"""The prox of ``lam*R + l1*||.||_1`` in exact rational arithmetic.
 
     Sorts ``w``, adds the velocities :math:`v_k = \lambda(d+1-2k)/(d-1)`,
@@ -110,7 +113,7 @@ def prox_exact(w, lam, *, l1=0, rational=False):
     return np.array([float(v) for v in result], dtype=np.float64).reshape(shape)
 
 
-def penalty_exact(w, *, rational=False):
+def penalty_exact(w: ArrayLike, *, rational: bool = False) -> float | Fraction:
     r"""The penalty :math:`R(w) = \frac{1}{d-1}\sum_{i>j}|w_i - w_j|` in exact rational arithmetic.
 
     Sorts ``w`` and sums :math:`c_k x_k`, :math:`c_k = (2k - d - 1)/(d - 1)`,
@@ -149,7 +152,8 @@ def penalty_exact(w, *, rational=False):
         return float("inf")
 
 
-def prox_cvxpy(w, lam, *, l1=0.0, formulation="pairwise", solver="SCS", eps=1e-12, **solver_options):
+def prox_cvxpy(w: ArrayLike, lam: float, *, l1: float = 0.0, formulation: str = "pairwise", solver: str = "SCS",
+               eps: float = 1e-12, **solver_options: Any) -> np.ndarray:
     r"""The prox as a cvxpy problem, solved to high accuracy.
 
     Parameters
@@ -187,6 +191,8 @@ def prox_cvxpy(w, lam, *, l1=0.0, formulation="pairwise", solver="SCS", eps=1e-1
     ------
     RuntimeError
         If the solver does not report an optimal status.
+    ImportError
+        If cvxpy is not installed (``pip install "wsprox[reference]"``).
 
     Examples
     --------
@@ -194,8 +200,7 @@ def prox_cvxpy(w, lam, *, l1=0.0, formulation="pairwise", solver="SCS", eps=1e-1
     >>> prox_cvxpy([0.0, 1.0, 10.0], 0.5).round(8)
     array([0.5, 1. , 9.5])
     """
-    import cvxpy as cp
-
+    cp = _import_cvxpy()
     from .penalty import sorted_weights
 
     a = as_float_array(w).astype(np.float64)
@@ -229,3 +234,13 @@ def prox_cvxpy(w, lam, *, l1=0.0, formulation="pairwise", solver="SCS", eps=1e-1
     if problem.status != cp.OPTIMAL:
         raise RuntimeError(f"cvxpy solver {solver} ended with status {problem.status}")
     return np.asarray(x.value, dtype=np.float64).reshape(a.shape)
+
+
+def _import_cvxpy():
+    try:
+        import cvxpy
+    except ImportError as exc:
+        raise ImportError(
+            f'prox_cvxpy needs cvxpy (and SCS, its default solver): pip install "wsprox[reference]" ({exc})'
+        ) from exc
+    return cvxpy

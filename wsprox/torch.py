@@ -26,7 +26,9 @@ PyTorch is an optional dependency: ``import wsprox`` never imports it,
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -119,7 +121,8 @@ def _check_own_memory(tensor, name):
         )
 
 
-def prox(tensor, lam, *, l1=0.0, method="auto", dim=None, axis=None):
+def prox(tensor: torch.Tensor, lam: float | torch.Tensor, *, l1: float | torch.Tensor = 0.0, method: str = "auto",
+         dim: int | None = None, axis: int | None = None) -> torch.Tensor:
     r"""The prox of :math:`\lambda R + \ell_1\|\cdot\|_1`, differentiable: THE entry for autograd.
 
     The same operator as :func:`wsprox.prox` (which refuses a tensor that
@@ -241,7 +244,8 @@ class _Prox(torch.autograd.Function):
         return (*grads, None, None, None, None)
 
 
-def prox_(tensor, lam, *, l1=0.0, method="auto", dim=None, axis=None, warm=None):
+def prox_(tensor: torch.Tensor, lam: float, *, l1: float = 0.0, method: str = "auto", dim: int | None = None,
+          axis: int | None = None, warm: ProxState | None = None) -> torch.Tensor:
     r"""Replace ``tensor`` by its prox of :math:`\lambda R + \ell_1\|\cdot\|_1`, in place.
 
     The same operator as :func:`wsprox.prox`, written into the tensor's own
@@ -425,8 +429,9 @@ class WeightSharingProx(torch.optim.Optimizer):
     True
     """
 
-    def __init__(self, params, strength, *, l1=0.0, dim=None, axis=None, method="auto", scale_by_lr=True,
-                 optimizer=None):
+    def __init__(self, params: Iterable[torch.Tensor] | Iterable[dict[str, Any]], strength: float, *,
+                 l1: float = 0.0, dim: int | None = None, axis: int | None = None, method: str = "auto",
+                 scale_by_lr: bool = True, optimizer: torch.optim.Optimizer | None = None) -> None:
         if not isinstance(scale_by_lr, bool):
             raise TypeError(f"scale_by_lr must be a bool, got {type(scale_by_lr).__name__}")
         if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
@@ -443,7 +448,7 @@ class WeightSharingProx(torch.optim.Optimizer):
         defaults = _check_options({"strength": strength, "l1": l1, "axis": _dim(dim, axis), "method": method}, ())
         super().__init__(params, defaults)
 
-    def add_param_group(self, param_group):
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group of parameters, validated as at construction.
 
         Parameters
@@ -500,7 +505,7 @@ class WeightSharingProx(torch.optim.Optimizer):
         self._learning_rates(params, g)   # the optimizer must hold every parameter
         super().add_param_group({"params": params, **options})
 
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Apply the prox to every parameter, in place (after ``optimizer.step()``).
 
         The learning rates are read from the optimizer now, so a scheduler's
@@ -540,7 +545,7 @@ class WeightSharingProx(torch.optim.Optimizer):
             rates.append(check_penalty_weight(float(lr_of[id(p)]), "the optimizer's lr"))
         return rates
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """The options of the groups, for checkpointing, as an optimizer's.
 
         ``"param_groups"`` holds every group's options and its parameters by
@@ -571,7 +576,7 @@ class WeightSharingProx(torch.optim.Optimizer):
         packed["state"] = {}
         return packed
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore the options saved by :meth:`state_dict` (example there).
 
         The groups must match this object's in number and size, and their
@@ -636,7 +641,7 @@ def _check_options(options, params, group=None):
     return checked
 
 
-def penalty(tensor, *, dim=None, axis=None):
+def penalty(tensor: torch.Tensor, *, dim: int | None = None, axis: int | None = None) -> torch.Tensor:
     r"""The weight-sharing penalty :math:`R` of a tensor, differentiable.
 
     .. math::
@@ -716,7 +721,7 @@ class _SortedPenalty(torch.autograd.Function):
         return grad.unsqueeze(-1) * c
 
 
-def clusters(tensor):
+def clusters(tensor: torch.Tensor) -> torch.Tensor:
     """The cluster (shared value) of every entry of a tensor.
 
     Parameters
@@ -747,7 +752,7 @@ def clusters(tensor):
     return torch.unique(tensor.detach(), sorted=True, return_inverse=True)[1]
 
 
-def tie_(tensor, labels):
+def tie_(tensor: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     r"""Set every cluster of ``tensor`` to its mean, in place.
 
     After training with the prox, ``tie_(w, clusters(w))`` after each
@@ -849,7 +854,7 @@ class SharingStats:
     compression_ratio: float
 
 
-def sharing_stats(tensor):
+def sharing_stats(tensor: torch.Tensor) -> SharingStats:
     r"""The weight sharing of a tensor: distinct values, zeros, compression.
 
     Parameters

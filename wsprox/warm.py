@@ -66,7 +66,7 @@ class ProxState:
     False
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.order = None
         self.reused = False
         self.workspace = Workspace()
