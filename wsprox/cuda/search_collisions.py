@@ -78,7 +78,7 @@ vertex in :math:`O(\log U)`: depth :math:`O(U/g + \log g + \log^3 d / \log(g+1))
 a level, over :math:`\lceil \log_2 (d/r) \rceil` levels after the PAVA's
 :math:`O(r)`; work at most :math:`O((d/r) \log^2 d \log T)` in all (every
 pair testing all its candidates); :math:`\lceil \log_2 C \rceil + 4` launches.
-Work arrays :math:`O(d)`, allocated per call; shared memory: the launches'
+Work arrays :math:`O(d)`, from the thread's device scratch; shared memory: the launches'
 dynamic buffers only (the tile kernel's :math:`8 (12 T + B)` bytes, 40 KiB at
 the defaults).
 """
@@ -96,6 +96,27 @@ TILE = 2048
 #: Threads per CUDA block (a power of two, at most :data:`TILE`); each thread
 #: of the tile kernel runs PAVA on ``TILE // THREADS`` entries. Read at every launch.
 THREADS = 256
+
+
+@cuda.jit(device=True, inline="always")
+def _dd_exclusive_scan(ph, pl, h, lo):
+    # Every thread's exclusive prefix of the block's double-double values (h, lo):
+    # a Hillis-Steele scan in the shared arrays ph, pl (one slot per thread).
+    t = cuda.threadIdx.x
+    ph[t] = h
+    pl[t] = lo
+    cuda.syncthreads()
+    off = 1
+    while off < cuda.blockDim.x:
+        vh = ph[t - off] if t >= off else 0.0
+        vl = pl[t - off] if t >= off else 0.0
+        cuda.syncthreads()
+        ph[t], pl[t] = dd_add(vh, vl, ph[t], pl[t])
+        cuda.syncthreads()
+        off *= 2
+    if t == 0:
+        return 0.0, 0.0
+    return ph[t - 1], pl[t - 1]
 
 
 @cuda.jit
@@ -126,20 +147,8 @@ def _tiles(x, lam, tile, Eh, El, toth, totl, bh, bl, V, tlo, thi, tsteps):
     lo = 0.0
     for k in range(a, b):
         h, lo = dd_add(h, lo, xr[k], 0.0)
-    ph[t] = h
-    pl[t] = lo
     lsteps[t] = 0
-    cuda.syncthreads()
-    off = 1
-    while off < T:
-        vh = ph[t - off] if t >= off else 0.0
-        vl = pl[t - off] if t >= off else 0.0
-        cuda.syncthreads()
-        ph[t], pl[t] = dd_add(vh, vl, ph[t], pl[t])
-        cuda.syncthreads()
-        off *= 2
-    h = ph[t - 1] if t > 0 else 0.0
-    lo = pl[t - 1] if t > 0 else 0.0
+    h, lo = _dd_exclusive_scan(ph, pl, h, lo)
     for k in range(a, b):
         Eh[r, k] = h
         El[r, k] = lo
@@ -199,20 +208,8 @@ def _offsets(toth, totl, tsteps, levels_in, bh, bl, lvl):
     lo = 0.0
     for c in range(a, b):
         h, lo = dd_add(h, lo, toth[r, c], totl[r, c])
-    ph[t] = h
-    pl[t] = lo
     lmax[t] = 0
-    cuda.syncthreads()
-    off = 1
-    while off < T:
-        vh = ph[t - off] if t >= off else 0.0
-        vl = pl[t - off] if t >= off else 0.0
-        cuda.syncthreads()
-        ph[t], pl[t] = dd_add(vh, vl, ph[t], pl[t])
-        cuda.syncthreads()
-        off *= 2
-    h = ph[t - 1] if t > 0 else 0.0
-    lo = pl[t - 1] if t > 0 else 0.0
+    h, lo = _dd_exclusive_scan(ph, pl, h, lo)
     for c in range(a, b):
         bh[r, c] = h
         bl[r, c] = lo
