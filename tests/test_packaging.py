@@ -36,7 +36,7 @@ def test_licence_is_a_file_and_an_spdx_expression():
 
 def test_extras_are_named_for_what_they_enable():
     extras = pyproject()["project"]["optional-dependencies"]
-    assert {"reference", "torch", "jax", "cuda", "sklearn", "figures", "test", "docs", "dev"} <= set(extras)
+    assert {"reference", "torch", "jax", "cuda", "sklearn", "dask", "figures", "test", "docs", "dev"} <= set(extras)
     assert {req.split(">")[0].split("=")[0] for req in extras["reference"]} == {"cvxpy", "scs"}
     assert {req.split(">")[0] for req in extras["jax"]} == {"jax", "jaxlib", "jaxopt"}
     assert any("jax" in req for req in extras["test"])   # the JAX tests run in CI
