@@ -25,9 +25,9 @@ class Report:
     lines: list = field(default_factory=list)
 
 
-def save_png(fig, out_dir, name, report):
+def save_png(fig, out_dir, name, report, *, dpi=120):
     path = Path(out_dir) / f"{name}.png"
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     report.files.append(str(path))
 

@@ -16,14 +16,16 @@ is quadratic) is skipped and recorded as such, and so is the worst case at a
 size where float64 cannot hold it (:func:`wsprox.worstcase.growing_cluster`).
 """
 import functools
+import platform
 
+import numba
 import numpy as np
 
 import wsprox
 from wsprox.bench import scipy_prox, time_call, time_cuda
 
 from ._common import Report, plt, progress, save_png, write_csv, write_json
-from ._inputs import INPUTS, grow, make_input, method_names
+from ._inputs import INPUTS, RANDOM_LAM, grow, make_input, method_names
 
 NAME = "runtime"
 SHOWS = "median seconds of wsprox.prox per method vs d (random and worst-case inputs), beside numpy.sort and SciPy"
@@ -72,7 +74,7 @@ def make(out_dir, *, quick=False):
     with_cuda, cuda_note = _cuda_status()
     contenders = _contenders(with_cuda)
     rows = []
-    skipped = []
+    skipped, skipped_at = [], []     # the reasons, and (input, method, d) for the figure's markers
     for kind in INPUTS:
         history = {name: [] for name in contenders}
         for d in progress(sizes, f"runtime ({kind})"):
@@ -86,11 +88,13 @@ def make(out_dir, *, quick=False):
             for name, (prepare, fn, timer) in contenders.items():
                 if not grow(history[name], d, budget):
                     skipped.append(f"{name} on {kind} at d={d} (extrapolated over {budget:g} s)")
+                    skipped_at.append((kind, name, d))
                     continue
                 try:
                     seconds = timer(fn, [(prepare(w), lam)] * (repeats + 1))
                 except Exception as exc:  # noqa: BLE001 -- a backend that cannot take this method: record, go on
                     skipped.append(f"{name} on {kind} at d={d}: {type(exc).__name__}: {exc}")
+                    skipped_at.append((kind, name, d))
                     continue
                 history[name].append((d, seconds))
                 rows.append({"input": kind, "d": d, "method": name, "seconds": seconds})
@@ -101,11 +105,19 @@ def make(out_dir, *, quick=False):
             pts = [(r["d"], r["seconds"]) for r in rows if r["input"] == kind and r["method"] == name]
             if pts:
                 style = "--" if name in ("numpy.sort", "scipy pipeline") else "-o"
-                ax.loglog(*zip(*pts), style, label=name, ms=4)
-        ax.set(title=f"{kind} input", xlabel="d")
+                (line,) = ax.loglog(*zip(*pts), style, label=name, ms=4)
+                # a cross at the first size skipped, at the height of the last one measured
+                first_skip = min((d for k, n, d in skipped_at if k == kind and n == name), default=None)
+                if first_skip is not None:
+                    ax.plot(first_skip, pts[-1][1], "x", ms=9, mew=2, color=line.get_color())
+        ax.set(title=f"{kind} input", xlabel="d", ylabel="median seconds")
+        ax.tick_params(labelleft=True)
         ax.grid(True, which="major", alpha=0.3)
-    axes[0].set_ylabel("median seconds")
+    axes[0].plot([], [], "kx", ms=9, mew=2, label="skipped from here on (over budget or unsupported)")
     axes[0].legend(fontsize=8)
+    fig.suptitle(f"float64, lam = {RANDOM_LAM:g} on the random input (the family's own on the worst case); "
+                 f"{numba.get_num_threads()} Numba threads; "
+                 f"{platform.machine()} {platform.processor() or platform.system()}", fontsize=9)
     save_png(fig, out_dir, NAME, report)
     write_csv(rows, out_dir, NAME, report)
     write_json({"rows": rows, "skipped": skipped, "cuda": cuda_note, "sizes": sizes}, out_dir, NAME, report)

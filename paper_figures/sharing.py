@@ -1,21 +1,23 @@
 r"""Figure 5, sharing versus strength: distinct weights and penalty as lam grows.
 
-A fully connected network is trained briefly, without regularization, on the
-shifted digits of :mod:`paper_figures.shuffled_pixels`; its first layer
-``W`` (hidden x 144) is then proxed at growing ``lam``. The number of
+The plain ``Net_2FC`` of :mod:`paper_figures.shuffled_pixels` is trained
+briefly, without regularization, on its shifted digits; its first layer
+``W`` (144 c1 x 144) is then proxed at growing ``lam``. The number of
 distinct weights (clusters) and the penalty :math:`R(\operatorname{prox}_{\lambda R}(W))`
 fall monotonically (clusters never split: the semigroup property), down to
 one shared value at the collapse threshold
 :math:`\lambda^* = \max_k (d-1)(\bar x - \bar x_{1..k})/(d-k)`. The figure
 checks monotonicity and the threshold.
 """
+from dataclasses import replace
+
 import numpy as np
 
 import wsprox
 
 from ._common import Report, plt, progress, save_png, write_csv, write_json
 from .particles import collapse_threshold
-from .shuffled_pixels import QUICK, Config, few_threads, torus_digits, train
+from .shuffled_pixels import SCALES, few_threads, torus_digits, train
 
 NAME = "sharing"
 SHOWS = "distinct weights (clusters) and penalty R of the prox of a trained first layer vs lam, up to total collapse"
@@ -23,11 +25,11 @@ SHOWS = "distinct weights (clusters) and penalty R of the prox of a trained firs
 
 def make(out_dir, *, quick=False):
     report = Report(NAME, SHOWS)
-    config = QUICK if quick else Config(hidden=256, epochs=20, train_copies=1)
+    config = SCALES["quick"] if quick else replace(SCALES["default"], epochs=10, train_copies=1)
     X, y, _, _ = torus_digits(config)
     with few_threads():
         net, _ = train("FC", X, y, config, desc="sharing: train FC")
-    W = net[0].weight.detach().numpy().astype(np.float64)
+    W = net.fc1.weight.detach().numpy().astype(np.float64)
     threshold = collapse_threshold(W)
     lams = np.append(np.geomspace(1e-6 * threshold, 1.2 * threshold, 12 if quick else 40),
                      [threshold * (1 - 1e-6), threshold * (1 + 1e-9)])

@@ -443,8 +443,8 @@ def test_state_dict_round_trips_through_torch_save_into_a_fresh_object():
     state = saved.state_dict()
     assert state["state"] == {}
     assert state["param_groups"] == [
-        {"strength": 3.0, "l1": 0.1, "axis": None, "method": "imminent_collisions", "params": [0]},
-        {"strength": 0.5, "l1": 0.0, "axis": 1, "method": "auto", "params": [1]},
+        {"strength": 3.0, "l1": 0.1, "axis": None, "method": "imminent_collisions", "rho": 0.0, "params": [0]},
+        {"strength": 0.5, "l1": 0.0, "axis": 1, "method": "auto", "rho": 0.0, "params": [1]},
     ]
     buffer = io.BytesIO()
     torch.save(state, buffer)
@@ -791,3 +791,149 @@ def test_wsprox_prox_keeps_cpu_tensors_and_float16():
         wsprox.prox(t.bfloat16(), 2.0)
     with pytest.raises(TypeError, match="or differentiate through wsprox.torch.prox"):
         wsprox.prox(t.float().requires_grad_(), 2.0)
+
+
+# ---------------------------------------------------------------- the paper's baselines
+
+@given(w=vectors(), lam=lams(), rho=st.sampled_from([0.0, 0.25, 0.9]))
+def test_rho_moves_each_weight_a_fraction_of_its_prox_displacement(w, lam, rho):
+    p, q = torch.tensor(w), torch.tensor(w[::-1].copy())
+    wsp = wt.WeightSharingProx([{"params": [p], "rho": rho}, {"params": [q]}], lam, scale_by_lr=False)
+    wsp.step()
+    expected = w + (1 - rho) * (wsprox.prox(w, lam) - w)
+    np.testing.assert_allclose(p.numpy(), expected, rtol=1e-12, atol=1e-12 * (1 + np.abs(w).max()))
+    np.testing.assert_array_equal(q.numpy(), wsprox.prox(w[::-1].copy(), lam))   # the other group: rho 0
+    if rho == 0:
+        np.testing.assert_array_equal(p.numpy(), wsprox.prox(w, lam))
+
+
+def test_rho_keeps_the_order_of_the_weights_and_the_clusters_of_the_prox_pull_together():
+    w = torch.tensor([0.0, 1.0, 10.0, 10.5], dtype=torch.float64)
+    wt.WeightSharingProx([w], 3.0, rho=0.5, scale_by_lr=False).step()
+    x = wsprox.prox(np.array([0.0, 1.0, 10.0, 10.5]), 3.0)
+    assert x[0] == x[1] and x[2] == x[3]                 # two clusters in the exact prox
+    assert w[1] - w[0] == pytest.approx(0.5 * 1.0) and w[3] - w[2] == pytest.approx(0.5 * 0.5)
+    assert bool((w.diff() > 0).all())
+
+
+@pytest.mark.parametrize("rho, error, match", [
+    (1.0, ValueError, r"rho must be in \[0, 1\), got 1.0"),
+    (-0.1, ValueError, r"rho must be in \[0, 1\)"),
+    (float("nan"), ValueError, r"rho must be in \[0, 1\)"),
+    ("0.5", TypeError, "rho must be a real number, got str"),
+    (True, TypeError, "rho must be a real number, got bool"),
+])
+def test_rho_is_validated_at_construction_and_at_every_step(rho, error, match):
+    p, q = _tensors((4,), (3,))
+    with pytest.raises(error, match=match):
+        wt.WeightSharingProx([p], 1.0, rho=rho, scale_by_lr=False)
+    wsp = wt.WeightSharingProx([{"params": [p]}, {"params": [q]}], 1.0, scale_by_lr=False)
+    wsp.param_groups[1]["rho"] = rho
+    before = _snapshot([p, q])
+    with pytest.raises(error, match=match.replace("rho ", "rho of group 1 ")):
+        wsp.step()
+    np.testing.assert_array_equal(p.detach().numpy(), before[0])
+
+
+def test_rho_round_trips_through_the_state_dict():
+    p, q = _tensors((4,), (3,))
+    saved = wt.WeightSharingProx([{"params": [p], "rho": 0.3}, {"params": [q]}], 1.0, scale_by_lr=False)
+    fresh = wt.WeightSharingProx([{"params": [p]}, {"params": [q]}], 1.0, scale_by_lr=False)
+    fresh.load_state_dict(saved.state_dict())
+    assert [g["rho"] for g in fresh.param_groups] == [0.3, 0.0]
+
+
+def test_subgradient_baseline_gradient_is_the_loss_gradient_plus_strength_times_a_subgradient():
+    X, y = _least_squares()
+    Xt, yt = torch.tensor(X), torch.tensor(y)
+    w = torch.tensor(np.random.default_rng(3).normal(size=X.shape[1]), requires_grad=True)
+    strength = 0.7
+    loss = 0.5 * (Xt @ w - yt).pow(2).mean()
+    (loss + strength * wt.penalty(w)).backward()
+    w0 = w.detach().numpy()
+    expected = X.T @ (X @ w0 - y) / len(y) + strength * wsprox.subgradient(w0)
+    np.testing.assert_allclose(w.grad.numpy(), expected, rtol=1e-12, atol=1e-12)
+
+
+def _beta_lasso_reference(w, lam, beta, lr):
+    w = w - lr * lam * np.sign(w)
+    return np.where(np.abs(w) < beta * lam, 0.0, w)
+
+
+@given(w=vectors(), lam=st.sampled_from([0.0, 0.05, 0.3]), beta=st.sampled_from([0.0, 1.0, 20.0]),
+       lr=st.sampled_from([0.01, 0.5]))
+def test_beta_lasso_is_a_sign_step_then_a_hard_threshold(w, lam, beta, lr):
+    t = torch.tensor(w)
+    assert wt.beta_lasso_(t, lam, beta, lr=lr) is t
+    np.testing.assert_array_equal(t.numpy(), _beta_lasso_reference(w, lam, beta, lr))
+    if lam == 0:
+        np.testing.assert_array_equal(t.numpy(), w)
+
+
+def test_beta_lasso_after_an_optimizer_step_is_neyshabur_algorithm_1():
+    X, y = _least_squares()
+    Xt, yt = torch.tensor(X), torch.tensor(y)
+    w = torch.tensor(np.random.default_rng(4).normal(size=X.shape[1]), requires_grad=True)
+    opt = torch.optim.SGD([w], lr=0.2)
+    lam, beta = 0.05, 10.0
+    w0 = w.detach().numpy().copy()
+    opt.zero_grad()
+    (0.5 * (Xt @ w - yt).pow(2).mean()).backward()
+    grad = w.grad.numpy().copy()
+    opt.step()
+    wt.beta_lasso_(w, lam, beta, lr=0.2)
+    update = w0 - 0.2 * (grad + lam * np.sign(w0))      # the sign of the weights before the step
+    expected = np.where(np.abs(update) < beta * lam, 0.0, update)
+    np.testing.assert_allclose(w.detach().numpy(), expected, rtol=1e-12, atol=1e-12)
+    assert (w.detach() == 0).any() and w.grad is not None   # autograd still works with the parameter
+
+
+def test_beta_lasso_rejects_bad_arguments():
+    w = torch.ones(3)
+    for call, error, match in [
+        (lambda: wt.beta_lasso_(w, -1.0, 1.0, lr=0.1), ValueError, "lam"),
+        (lambda: wt.beta_lasso_(w, 1.0, float("inf"), lr=0.1), ValueError, "beta"),
+        (lambda: wt.beta_lasso_(w, 1.0, 1.0, lr=-0.1), ValueError, "lr"),
+        (lambda: wt.beta_lasso_(torch.ones(3, dtype=torch.int64), 1.0, 1.0, lr=0.1), TypeError, "floating point"),
+        (lambda: wt.beta_lasso_(np.ones(3), 1.0, 1.0, lr=0.1), TypeError, "torch.Tensor"),
+        (lambda: wt.beta_lasso_(torch.ones(1).expand(3), 1.0, 1.0, lr=0.1), ValueError, "expanded"),
+        (lambda: wt.beta_lasso_(w, 1.0, 1.0), TypeError, "lr"),
+    ]:
+        with pytest.raises(error, match=match):
+            call()
+    np.testing.assert_array_equal(w.numpy(), np.ones(3))
+
+
+def test_retraining_with_the_sharing_frozen_converges_to_the_tied_least_squares():
+    # Train with the prox, freeze its clusters, retrain with tie_ after every step: projected
+    # gradient descent onto the tied subspace, whose limit is least squares over one value per cluster.
+    X, y = _least_squares()
+    A = np.c_[X, np.ones(len(y))]
+    lipschitz = np.linalg.eigvalsh(A.T @ A / len(y))[-1]
+    torch.manual_seed(0)
+    model = torch.nn.Linear(X.shape[1], 1, dtype=torch.float64)
+    opt = torch.optim.SGD(model.parameters(), lr=1.0 / lipschitz)
+    wsp = wt.WeightSharingProx([model.weight], 0.3, optimizer=opt)
+    Xt, yt = torch.tensor(X), torch.tensor(y)
+
+    def step():
+        opt.zero_grad()
+        (0.5 * (model(Xt).squeeze(1) - yt).pow(2).mean()).backward()
+        opt.step()
+
+    for _ in range(60):
+        step()
+        wsp.step()
+    labels = wt.clusters(model.weight)
+    k = int(labels.max()) + 1
+    assert 1 < k < X.shape[1]
+    for _ in range(300):
+        step()
+        wt.tie_(model.weight, labels)
+    one_hot = np.eye(k)[labels.numpy().ravel()]
+    coef, *_ = np.linalg.lstsq(np.c_[X @ one_hot, np.ones(len(y))], y, rcond=None)
+    np.testing.assert_allclose(model.weight.detach().numpy().ravel(), one_hot @ coef[:k], atol=1e-8)
+    assert model.bias.item() == pytest.approx(coef[k], abs=1e-8)
+    w = model.weight.detach().numpy().ravel()
+    for c in range(k):
+        assert np.ptp(w[labels.numpy().ravel() == c]) == 0     # every cluster exactly one value

@@ -14,7 +14,10 @@ in-place prox of one tensor, :func:`prox` the differentiable prox (autograd
 backpropagates through it, exactly), :func:`penalty` the differentiable
 :math:`R` (for the subgradient baseline ``loss + s * penalty(w)``), and
 :func:`clusters`, :func:`tie_` and :func:`sharing_stats` read and freeze the
-sharing found.
+sharing found. The baselines of the paper's comparisons are here too: the
+subgradient method (``loss + s * penalty(w)``, :func:`penalty`), the
+partial prox step (``rho`` of :class:`WeightSharingProx`), beta-lasso
+(:func:`beta_lasso_`), and retraining with the sharing frozen (:func:`tie_`).
 
 Every entry takes float16, bfloat16, float32 and float64 tensors: half
 precision is computed in float32 and returned (or written) in its own dtype.
@@ -40,10 +43,11 @@ from .derivatives import linearize
 from .penalty import gap_weights, sorted_penalty, sorted_weights
 from .warm import ProxState
 
-__all__ = ["SharingStats", "WeightSharingProx", "clusters", "penalty", "prox", "prox_", "sharing_stats", "tie_"]
+__all__ = ["SharingStats", "WeightSharingProx", "beta_lasso_", "clusters", "penalty", "prox", "prox_",
+           "sharing_stats", "tie_"]
 
 #: Options a parameter group of :class:`WeightSharingProx` may set for itself.
-GROUP_OPTIONS = ("strength", "l1", "axis", "method")
+GROUP_OPTIONS = ("strength", "l1", "axis", "method", "rho")
 
 #: The values ``method=`` accepts: ``"auto"`` and the collision algorithms
 #: (the same names on every backend).
@@ -343,7 +347,16 @@ class WeightSharingProx(torch.optim.Optimizer):
     becomes :math:`\operatorname{prox}_{\eta s R + \eta \ell_1 \|\cdot\|_1}(w)`,
     where :math:`\eta` is the current learning rate of the optimizer's
     parameter group that holds :math:`w`, so that together they make a
-    proximal SGD step on ``loss + s * R(w) + l1 * ||w||_1``.
+    proximal SGD step on ``loss + s * R(w) + l1 * ||w||_1``. With
+    ``rho > 0`` each weight moves only a :math:`1 - \rho` fraction of its prox
+    displacement (the authors' option, Shakerinava et al. 2024):
+
+    .. math::
+
+        w \leftarrow w + (1 - \rho)\,\bigl(\operatorname{prox}(w) - w\bigr),
+
+    so the weights of a cluster of the exact prox move toward their shared
+    value without reaching it (they become equal only with ``rho = 0``).
 
     A :class:`torch.optim.Optimizer` whose step is the prox: ``param_groups``,
     :meth:`add_param_group`, :meth:`state_dict`, :meth:`load_state_dict`,
@@ -357,7 +370,7 @@ class WeightSharingProx(torch.optim.Optimizer):
         parameter groups as for an optimizer: dicts with the key ``"params"``
         (a tensor or an iterable of tensors) and optionally their own
         ``"strength"``, ``"l1"``, ``"axis"`` (or its alias ``"dim"``),
-        ``"method"``.
+        ``"method"``, ``"rho"``.
     strength : float
         :math:`s`, the weight of the penalty :math:`R` (finite, ``>= 0``);
         the default for groups that do not set it.
@@ -372,6 +385,9 @@ class WeightSharingProx(torch.optim.Optimizer):
     method : str, optional
         The collision algorithm, as in :func:`wsprox.prox`: ``"auto"`` or a
         name of :data:`METHODS`. A group default.
+    rho : float, optional
+        In ``[0, 1)``: the fraction of the prox displacement not taken
+        (formula above); ``0`` (default) is the plain prox. A group default.
     scale_by_lr : bool, optional
         ``True`` (default): multiply ``strength`` and ``l1`` by the learning
         rate, read from ``optimizer`` at every step (so schedulers are
@@ -384,7 +400,7 @@ class WeightSharingProx(torch.optim.Optimizer):
     ----------
     param_groups : list of dict
         One dict per group with keys ``"params"``, ``"strength"``, ``"l1"``,
-        ``"axis"``, ``"method"``; change ``"strength"`` here to schedule it
+        ``"axis"``, ``"method"``, ``"rho"``; change ``"strength"`` here to schedule it
         (every :meth:`step` checks the options again).
     state : dict
         ``state[p]["warm"]``: the warm start (:class:`wsprox.ProxState`) of
@@ -407,7 +423,7 @@ class WeightSharingProx(torch.optim.Optimizer):
         No parameters, a parameter listed twice in a group or in two groups,
         an expanded or self-overlapping parameter, an unknown group key, a
         negative or non-finite weight, an axis out of range for a parameter
-        of its group, an unknown method, ``scale_by_lr`` without an
+        of its group, an unknown method, ``rho`` outside ``[0, 1)``, ``scale_by_lr`` without an
         optimizer, or a parameter the optimizer does not hold.
 
     Examples
@@ -427,11 +443,19 @@ class WeightSharingProx(torch.optim.Optimizer):
     True
     >>> wsp.state[model.weight]["warm"].reused      # the last prox repaired the previous order
     True
+
+    With ``rho``, a fraction of the way to the prox:
+
+    >>> w = torch.tensor([0.0, 1.0, 10.0])
+    >>> _ = wsprox.torch.WeightSharingProx([w], 2.0, rho=0.5, scale_by_lr=False).step()
+    >>> w                                    # the prox is [1.5, 1.5, 8.0]: half of the way there
+    tensor([0.7500, 1.2500, 9.0000])
     """
 
     def __init__(self, params: Iterable[torch.Tensor] | Iterable[dict[str, Any]], strength: float, *,
                  l1: float = 0.0, dim: int | None = None, axis: int | None = None, method: str = "auto",
-                 scale_by_lr: bool = True, optimizer: torch.optim.Optimizer | None = None) -> None:
+                 rho: float = 0.0, scale_by_lr: bool = True,
+                 optimizer: torch.optim.Optimizer | None = None) -> None:
         if not isinstance(scale_by_lr, bool):
             raise TypeError(f"scale_by_lr must be a bool, got {type(scale_by_lr).__name__}")
         if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
@@ -445,7 +469,8 @@ class WeightSharingProx(torch.optim.Optimizer):
             raise TypeError("params must be an iterable of tensors or of dicts, got a dict; wrap it in a list")
         self.scale_by_lr = scale_by_lr
         self.optimizer = optimizer
-        defaults = _check_options({"strength": strength, "l1": l1, "axis": _dim(dim, axis), "method": method}, ())
+        defaults = _check_options({"strength": strength, "l1": l1, "axis": _dim(dim, axis), "method": method,
+                                   "rho": rho}, ())
         super().__init__(params, defaults)
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
@@ -456,7 +481,7 @@ class WeightSharingProx(torch.optim.Optimizer):
         param_group : dict
             The key ``"params"`` (a tensor or an iterable of tensors) and
             optionally ``"strength"``, ``"l1"``, ``"axis"`` (or its alias
-            ``"dim"``), ``"method"``; the others are the constructor's.
+            ``"dim"``), ``"method"``, ``"rho"``; the others are the constructor's.
 
         Raises
         ------
@@ -530,7 +555,11 @@ class WeightSharingProx(torch.optim.Optimizer):
         for p, lam, l1, options in updates:
             if lam or l1:
                 warm = self.state[p].setdefault("warm", ProxState()) if p.device.type == "cpu" else None
+                before = p.detach().clone() if options["rho"] else None
                 prox_(p, lam, l1=l1, method=options["method"], axis=options["axis"], warm=warm)
+                if before is not None:
+                    with torch.no_grad():
+                        p.lerp_(before, options["rho"])     # prox + rho (w - prox)
         return loss
 
     def _learning_rates(self, params, g):
@@ -562,7 +591,7 @@ class WeightSharingProx(torch.optim.Optimizer):
         ...     [{"params": [w]}, {"params": [b], "strength": 0.5}], 2.0, scale_by_lr=False)
         >>> state = wsp.state_dict()
         >>> state["param_groups"][1]
-        {'strength': 0.5, 'l1': 0.0, 'axis': None, 'method': 'auto', 'params': [1]}
+        {'strength': 0.5, 'l1': 0.0, 'axis': None, 'method': 'auto', 'rho': 0.0, 'params': [1]}
         >>> buffer = io.BytesIO()
         >>> torch.save(state, buffer)
         >>> _ = buffer.seek(0)
@@ -629,7 +658,14 @@ def _check_options(options, params, group=None):
         "l1": check_penalty_weight(options["l1"], f"l1{of}"),
         "axis": options["axis"],
         "method": options["method"],
+        "rho": options["rho"],
     }
+    rho = checked["rho"]
+    if isinstance(rho, bool) or not isinstance(rho, (int, float)):
+        raise TypeError(f"rho{of} must be a real number, got {type(rho).__name__}")
+    if not 0 <= rho < 1:
+        raise ValueError(f"rho{of} must be in [0, 1), got {rho!r}")
+    checked["rho"] = float(rho)
     if not isinstance(checked["method"], str) or checked["method"] not in METHODS:
         raise ValueError(f"unknown method {checked['method']!r}{of}; "
                          f"valid choices are {', '.join(map(repr, METHODS))}")
@@ -796,6 +832,24 @@ def tie_(tensor: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     >>> w = torch.tensor([1.0, 2.0, 10.0, 4.0])
     >>> wsprox.torch.tie_(w, torch.tensor([0, 0, 1, 0]))
     tensor([ 2.3333,  2.3333, 10.0000,  2.3333])
+
+    Retraining with the sharing frozen: the clusters of the trained weights,
+    then ``tie_`` after every optimizer step.
+
+    >>> _ = torch.manual_seed(0)
+    >>> layer = torch.nn.Linear(6, 1)
+    >>> with torch.no_grad():
+    ...     _ = wsprox.torch.prox_(layer.weight, 0.5)          # stands for training with the prox
+    >>> labels = wsprox.torch.clusters(layer.weight)
+    >>> opt = torch.optim.SGD(layer.parameters(), lr=0.1)
+    >>> x, y = torch.randn(32, 6), torch.randn(32, 1)
+    >>> for _ in range(20):
+    ...     opt.zero_grad()
+    ...     torch.nn.functional.mse_loss(layer(x), y).backward()
+    ...     opt.step()
+    ...     _ = wsprox.torch.tie_(layer.weight, labels)
+    >>> bool((wsprox.torch.clusters(layer.weight) == labels).all())   # the same sharing
+    True
     """
     _check_tensor(tensor)
     _check_tensor(labels, "labels")
@@ -821,6 +875,66 @@ def tie_(tensor: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         shift = w - low[cluster]
         means = low + shift.new_zeros(k).index_add_(0, cluster, shift) / counts
         tensor.detach().copy_(means[cluster].reshape(tensor.shape))
+    return tensor
+
+
+def beta_lasso_(tensor: torch.Tensor, lam: float, beta: float, *, lr: float) -> torch.Tensor:
+    r"""Beta-lasso's regularisation step, in place: call it right after ``optimizer.step()``.
+
+    Neyshabur, "Towards learning convolutions from scratch" (NeurIPS 2020),
+    Algorithm 1: with learning rate :math:`\eta`, every step is
+
+    .. math::
+
+        w \leftarrow w - \eta\,\bigl(\nabla L(w) + \lambda \operatorname{sign}(w)\bigr),
+        \qquad w_i \leftarrow 0 \text{ where } |w_i| < \beta\lambda.
+
+    After the optimizer's :math:`w - \eta \nabla L(w)`, this function does
+    the rest: the sign step :math:`w \leftarrow w - \eta\lambda
+    \operatorname{sign}(w)`, then the hard threshold at :math:`\beta\lambda`
+    (not scaled by :math:`\eta`: with :math:`\beta > \eta` it removes far
+    more than the lasso's soft threshold would).
+
+    Parameters
+    ----------
+    tensor : torch.Tensor
+        Floating point, any device, no two entries sharing memory; a
+        parameter that requires grad is fine.
+    lam : float
+        :math:`\lambda`, finite and ``>= 0``.
+    beta : float
+        :math:`\beta`, finite and ``>= 0``.
+    lr : float
+        :math:`\eta`, the learning rate of the step just taken, finite and ``>= 0``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``tensor`` itself.
+
+    Raises
+    ------
+    TypeError
+        Not a dense floating-point tensor; a weight that is not a real number.
+    ValueError
+        A negative or non-finite weight; an expanded or self-overlapping tensor.
+
+    Examples
+    --------
+    >>> import torch, wsprox.torch
+    >>> w = torch.tensor([0.5, -0.25, 0.05, -2.0])
+    >>> wsprox.torch.beta_lasso_(w, 0.1, 2.0, lr=0.5)    # sign step 0.05, then |w| < 0.2 -> 0
+    tensor([ 0.4500, -0.2000,  0.0000, -1.9500])
+    """
+    _check_tensor(tensor)
+    if not tensor.is_floating_point():
+        raise TypeError(f"tensor must be floating point, got {tensor.dtype}")
+    _check_own_memory(tensor, "tensor")
+    lam, beta, lr = (check_penalty_weight(v, name) for v, name in ((lam, "lam"), (beta, "beta"), (lr, "lr")))
+    with torch.no_grad():
+        w = tensor.detach()
+        w.sub_(torch.sign(w), alpha=lr * lam)
+        w.masked_fill_(w.abs() < beta * lam, 0.0)
     return tensor
 
 
