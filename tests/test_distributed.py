@@ -66,8 +66,25 @@ def _worker(rank, world, init_file):
                 np.testing.assert_allclose(got, expected, rtol=0, atol=tol,
                                            err_msg=f"rank {rank} of {world}, window {window}: {name}")
         _check_errors(rank, world, wd)
+        _check_weight_sharing_prox(rank, world)
     finally:
         dist.destroy_process_group()
+
+
+def _check_weight_sharing_prox(rank, world):
+    # WeightSharingProx with a process group: every parameter is this rank's shard (FSDP2 shards
+    # the rows), and the step is the exact prox of the whole tensor, here with rho.
+    import wsprox
+    import wsprox.torch as wt
+
+    w = np.random.default_rng(3).normal(size=(7, 5))
+    rows = np.array_split(np.arange(7), world)[rank]
+    shard = torch.nn.Parameter(torch.from_numpy(w[rows].copy()))
+    wt.WeightSharingProx([shard], 0.8, rho=0.25, scale_by_lr=False, process_group=dist.group.WORLD).step()
+    expected = w + 0.75 * (wsprox.prox(w, 0.8) - w)
+    np.testing.assert_allclose(shard.detach().numpy(), expected[rows], rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="axis must be None"):
+        wt.WeightSharingProx([shard], 0.8, axis=0, scale_by_lr=False, process_group=dist.group.WORLD)
 
 
 def _check_errors(rank, world, wd):

@@ -937,3 +937,8 @@ def test_retraining_with_the_sharing_frozen_converges_to_the_tied_least_squares(
     w = model.weight.detach().numpy().ravel()
     for c in range(k):
         assert np.ptp(w[labels.numpy().ravel() == c]) == 0     # every cluster exactly one value
+
+
+def test_process_group_must_be_a_process_group():
+    with pytest.raises(TypeError, match="process_group must be a torch.distributed.ProcessGroup, got str"):
+        wt.WeightSharingProx([torch.zeros(3)], 1.0, scale_by_lr=False, process_group="world")

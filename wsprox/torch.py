@@ -395,6 +395,13 @@ class WeightSharingProx(torch.optim.Optimizer):
     optimizer : torch.optim.Optimizer, optional
         The optimizer that updates these parameters; required when
         ``scale_by_lr`` and used only for the learning rates.
+    process_group : torch.distributed.ProcessGroup, optional
+        Every parameter is this rank's shard of one vector sharded over the
+        ranks of this group (FSDP2's DTensor parameters: their local
+        tensors, in rank order), and is proxed with
+        :func:`wsprox.distributed.prox_`, exactly and without gathering the
+        vector; every rank must then call :meth:`step`, and ``axis`` must be
+        None. Default: each tensor is a whole vector of its own.
 
     Attributes
     ----------
@@ -455,7 +462,7 @@ class WeightSharingProx(torch.optim.Optimizer):
     def __init__(self, params: Iterable[torch.Tensor] | Iterable[dict[str, Any]], strength: float, *,
                  l1: float = 0.0, dim: int | None = None, axis: int | None = None, method: str = "auto",
                  rho: float = 0.0, scale_by_lr: bool = True,
-                 optimizer: torch.optim.Optimizer | None = None) -> None:
+                 optimizer: torch.optim.Optimizer | None = None, process_group: Any = None) -> None:
         if not isinstance(scale_by_lr, bool):
             raise TypeError(f"scale_by_lr must be a bool, got {type(scale_by_lr).__name__}")
         if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
@@ -467,8 +474,15 @@ class WeightSharingProx(torch.optim.Optimizer):
             )
         if isinstance(params, dict):
             raise TypeError("params must be an iterable of tensors or of dicts, got a dict; wrap it in a list")
+        if process_group is not None:
+            import torch.distributed as dist
+
+            if not isinstance(process_group, dist.ProcessGroup):
+                raise TypeError(f"process_group must be a torch.distributed.ProcessGroup, "
+                                f"got {type(process_group).__name__}")
         self.scale_by_lr = scale_by_lr
         self.optimizer = optimizer
+        self.process_group = process_group
         defaults = _check_options({"strength": strength, "l1": l1, "axis": _dim(dim, axis), "method": method,
                                    "rho": rho}, ())
         super().__init__(params, defaults)
@@ -527,6 +541,9 @@ class WeightSharingProx(torch.optim.Optimizer):
             if j != i:
                 raise ValueError(f"parameter {i} of group {g} is listed twice (as parameter {j} too)")
         options = _check_options({**self.defaults, **param_group}, params, g)
+        if self.process_group is not None and options["axis"] is not None:
+            raise ValueError(f"group {g}: with process_group every parameter is one sharded vector; "
+                             f"axis must be None, got {options['axis']}")
         self._learning_rates(params, g)   # the optimizer must hold every parameter
         super().add_param_group({"params": params, **options})
 
@@ -554,9 +571,12 @@ class WeightSharingProx(torch.optim.Optimizer):
                 updates.append((p, options["strength"] * lr, options["l1"] * lr, options))
         for p, lam, l1, options in updates:
             if lam or l1:
-                warm = self.state[p].setdefault("warm", ProxState()) if p.device.type == "cpu" else None
                 before = p.detach().clone() if options["rho"] else None
-                prox_(p, lam, l1=l1, method=options["method"], axis=options["axis"], warm=warm)
+                if self.process_group is not None:
+                    _prox_shard_(p, lam, l1, self.process_group)
+                else:
+                    warm = self.state[p].setdefault("warm", ProxState()) if p.device.type == "cpu" else None
+                    prox_(p, lam, l1=l1, method=options["method"], axis=options["axis"], warm=warm)
                 if before is not None:
                     with torch.no_grad():
                         p.lerp_(before, options["rho"])     # prox + rho (w - prox)
@@ -640,13 +660,27 @@ class WeightSharingProx(torch.optim.Optimizer):
 
     def __getstate__(self):
         # The base class pickles (and copies) only defaults, state and param_groups.
-        return {**super().__getstate__(), "scale_by_lr": self.scale_by_lr, "optimizer": self.optimizer}
+        return {**super().__getstate__(), "scale_by_lr": self.scale_by_lr, "optimizer": self.optimizer,
+                "process_group": self.process_group}
 
     def __setstate__(self, state):
         super().__setstate__(state)
         # The base class adds a "differentiable" default, an option of torch's own optimizers that
         # this one has not (it would land in every group added later).
         self.defaults.pop("differentiable", None)
+
+
+def _prox_shard_(p, lam, l1, process_group):
+    # This rank's shard of a vector sharded over the group (a DTensor's local tensor, as FSDP2
+    # holds it, or the tensor itself), proxed in place by wsprox.distributed.
+    from .distributed import prox_ as prox_sharded_
+
+    local = p.to_local() if hasattr(p, "to_local") else p
+    with torch.no_grad():
+        flat = local.detach().reshape(-1)
+        prox_sharded_(flat, lam, l1=l1, group=process_group)
+        if flat.data_ptr() != local.data_ptr() or not local.is_contiguous():
+            local.detach().copy_(flat.view_as(local))
 
 
 def _check_options(options, params, group=None):
