@@ -287,11 +287,11 @@ def prox(w: ArrayLike, lam: float, *, l1: float = 0.0, method: str = "auto", bac
     if (type(w) is np.ndarray and w.ndim == 1 and w.size <= SMALL_MAX and w.dtype.char in "fd"
             and axis is None and out is None and warm is None and method in ("auto", "pava")
             and backend in ("auto", "cpu")):
-        # A small plain vector: the whole prox in one compiled call (wsprox.cpu.small), the
-        # general path's result bit for bit; anything unusual in it takes the general path.
+        # A small plain vector: an argsort and one compiled call (wsprox.cpu.small), the general
+        # path's result bit for bit; anything unusual in it takes the general path.
         lam, l1 = check_penalty_weight(lam, "lam"), check_penalty_weight(l1, "l1")
         x = np.empty_like(w)
-        if prox_small(w, lam, l1, x) >= 0:
+        if prox_small(w, np.argsort(w), lam, l1, x) >= 0:
             return x
     return _prox(w, lam, l1, method, backend, axis, out, warm, want_labels=False).x
 

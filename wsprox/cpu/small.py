@@ -1,15 +1,16 @@
-r"""Small vectors in one compiled call: check, rank, PAVA, settle and scatter.
+r"""Small vectors in two calls: NumPy's argsort, then one compiled call for the rest.
 
-For a vector of a few thousand entries the general pipeline's cost is its
-Python steps (validation, the backend interface, work arrays, the threading
-choice), tens of microseconds, more than the prox itself. :func:`prox_small`
-does the whole prox of a 1-D float32 or float64 NumPy vector in one Numba
-call,
+For a vector of up to some ten thousand entries the general pipeline's cost
+is its Python steps (validation, the backend interface, work arrays, the
+threading choice), around a hundred microseconds, more than the prox itself.
+:func:`wsprox.prox` of a plain 1-D float32 or float64 NumPy vector of at most
+:data:`SMALL_MAX` entries is ``numpy.argsort`` and :func:`prox_small`,
 
 .. code-block:: text
 
+    order = numpy.argsort(w)                       # (NaN sorts last: refused below)
     magnitude, finite = one pass over w            # refuse: the caller takes the general path
-    order = argsort(w);  x = w[order] in float64
+    x = w[order] in float64
     blocks = PAVA(x)                               # wsprox.cpu.pava.pava_row
     out[order[k]] = soft(running max of block values, l1)    # wsprox.cpu.pipeline's settle
 
@@ -25,23 +26,25 @@ from .pipeline import _settle_run
 
 __all__ = ["SMALL_MAX", "prox_small"]
 
-#: Entries up to which :func:`wsprox.prox` of a plain vector takes the one-call path.
-SMALL_MAX = 512
+#: Entries up to which :func:`wsprox.prox` of a plain vector takes this path: measured on the
+#: 2-core VM (float64, lam 0.1), 6 us at d = 10 against 31 us for SciPy's pipeline, 0.42 ms at
+#: 1e4 against 0.51 ms, while at 3e4 the general (threaded) pipeline is faster.
+SMALL_MAX = 1 << 14
 
 
 @njit(cache=True)
-def prox_small(w, lam, l1, out):
-    """The prox of the 1-D float32/float64 vector ``w`` into ``out`` (its dtype);
-    returns the number of blocks, or -1 (``out`` untouched) when ``w`` holds a
-    NaN or an infinity or its sums could overflow (see
-    :func:`wsprox._validation.overflow_scale`).
+def prox_small(w, order, lam, l1, out):
+    """The prox of the 1-D float32/float64 vector ``w`` into ``out`` (its dtype),
+    given its ascending ``order``; returns the number of blocks, or -1
+    (``out`` untouched) when ``w`` holds a NaN or an infinity or its sums could
+    overflow (see :func:`wsprox._validation.overflow_scale`).
 
     Examples
     --------
     >>> import numpy as np
-    >>> out = np.empty(3)
-    >>> prox_small(np.array([0.0, 1.0, 10.0]), 2.0, 0.0, out), out
-    (2, array([1.5, 1.5, 8. ]))
+    >>> w, out = np.array([0.0, 10.0, 1.0]), np.empty(3)
+    >>> prox_small(w, np.argsort(w), 2.0, 0.0, out), out
+    (2, array([1.5, 8. , 1.5]))
     """
     d = w.size
     big = max(lam, l1)
@@ -52,7 +55,7 @@ def prox_small(w, lam, l1, out):
         big = max(big, v)
     if big > 2.0 ** 1000 / max(d, 1) ** 2:
         return -1
-    order = np.argsort(w).reshape(1, d)
+    order = order.reshape(1, d)
     x = np.empty((1, d))
     for k in range(d):
         x[0, k] = w[order[0, k]]
