@@ -30,18 +30,16 @@ they are :func:`wsprox.prox` ``(w, lam)``, and the semigroup property
 :math:`\operatorname{prox}_{(s+t)\lambda R} = \operatorname{prox}_{t\lambda R}
 \circ \operatorname{prox}_{s\lambda R}` is the flow read at two times.
 
-The simulation is event driven: a heap holds the meeting time of every pair
-of neighbouring clusters; the earliest valid one merges its pair (an entry is
-stale once either of its clusters has merged) and pushes the two new
-neighbour pairs. Each merge removes one boundary between sorted ranks
-``k - 1`` and ``k``, so the whole history is the time at which every boundary
-disappears. Cost: one sort, :math:`O(d \log d)`, and at most ``d - 1``
-merges of :math:`O(\log d)` each, in Python (meant for pictures and checks,
-not for speed; use :func:`wsprox.prox` for the prox itself).
+Each merge removes one boundary between sorted ranks ``k - 1`` and ``k``, so
+the whole history is the time at which every boundary disappears: the merge
+:math:`\lambda` of that boundary on the exact path of the prox
+(:func:`wsprox.path.prox_path`, an event-driven heap of the meeting times of
+neighbouring clusters, compiled, :math:`O(d \log d)`) divided by ``lam``.
+This module reads the flow for pictures and checks; use :func:`wsprox.prox`
+for the prox itself.
 """
 from __future__ import annotations
 
-import heapq
 import itertools
 from dataclasses import dataclass
 
@@ -207,52 +205,21 @@ def trajectories(w, lam, *, t_max=1.0):
     if values.size == 0:
         raise ValueError("w is empty: there are no particles to follow")
     order = np.argsort(values, kind="stable")
-    x = values[order]
-    return Trajectories(values, lam, order, _boundary_times(x, lam, t_max), t_max)
+    return Trajectories(values, lam, order, _boundary_times(values, lam, t_max), t_max)
 
 
-def _boundary_times(x, lam, t_max):
-    """Merge times of the boundaries between sorted ranks (``inf``: never by ``t_max``)."""
-    d = x.size
-    times = np.full(max(d - 1, 0), np.inf)
-    if d < 2:
-        return times
-    # Clusters are runs a..end[a] of sorted ranks, identified by their start a;
-    # total[a] is the sum of their x. prev links to the left neighbour.
-    end = np.arange(d)
-    total = x.copy()
-    prev = np.arange(-1, d - 1)
-    alive = np.ones(d, dtype=bool)
+def _boundary_times(values, lam, t_max):
+    r"""Merge times of the boundaries between sorted ranks (``inf``: never by ``t_max``).
 
-    def meeting(a, c, now):
-        # Left cluster a..c-1 and right cluster c..end[c].
-        b, e = c - 1, end[c]
-        gap = total[c] / (e - c + 1) - total[a] / (b - a + 1)
-        closing = lam * (e - a + 1) / (d - 1)
-        if gap <= 0:
-            return now
-        return max(gap / closing, now) if closing > 0 else np.inf
+    The state at time ``t`` is the prox at ``t * lam``, so a boundary closes
+    at its merge ``lam`` of the exact path (:func:`wsprox.path.prox_path`,
+    compiled, :math:`O(d \log d)`) divided by ``lam``.
+    """
+    from .path import prox_path
 
-    heap = []
-
-    def push(a, c, now):
-        t = meeting(a, c, now)
-        if t <= t_max:
-            heapq.heappush(heap, (t, a, c, end[a], end[c]))
-
-    for k in range(d - 1):
-        push(k, k + 1, 0.0)
-    while heap:
-        t, a, c, end_a, end_c = heapq.heappop(heap)
-        if not (alive[a] and alive[c] and end[a] == end_a and end[c] == end_c):
-            continue  # stale: one of the two clusters has merged since
-        times[c - 1] = t
-        alive[c] = False
-        end[a] = end[c]
-        total[a] += total[c]
-        if end[a] + 1 < d:
-            prev[end[a] + 1] = a
-            push(a, end[a] + 1, t)
-        if prev[a] >= 0:
-            push(prev[a], a, t)
+    if values.size < 2 or lam == 0:
+        return np.full(max(values.size - 1, 0), np.inf)
+    with np.errstate(over="ignore"):
+        times = prox_path(values).merge_lams / lam
+    times[times > t_max] = np.inf
     return times
