@@ -87,5 +87,5 @@ def test_every_documented_name_has_an_example(name):
                if (inspect.isfunction(o) or inspect.isclass(o))
                and (getattr(o, "__module__", "") or "").startswith("wsprox")}
     missing = [n for n, o in objects.items()
-               if not re.search(r"^\s*Examples\n\s*-+\n(.*\n)*?\s*>>> ", inspect.getdoc(o) or "", re.M)]
+               if not re.search(r"^\s*Examples\n\s*-+\n(.*\n)*?\s*>>> ", inspect.getdoc(o) or "", re.MULTILINE)]
     assert not missing, f"no runnable Examples section in the docstring of {', '.join(missing)}"

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-__all__ = ["to_rows", "from_rows", "rows_view"]
+__all__ = ["from_rows", "rows_view", "to_rows"]
 
 
 def to_rows(a: np.ndarray, axis) -> np.ndarray:

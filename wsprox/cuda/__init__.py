@@ -56,10 +56,10 @@ __all__ = [
     "BACKEND",
     "SOLVERS",
     "auto_method",
-    "prox_rows",
-    "synchronize",
-    "to_device",
     "device_array",
+    "prox_rows",
     "require_device",
     "simulated",
+    "synchronize",
+    "to_device",
 ]

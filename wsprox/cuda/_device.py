@@ -18,16 +18,16 @@ from numba import cuda
 from ..cpu.workspace import Workspace
 
 __all__ = [
-    "cuda",
     "THREADS_PER_BLOCK",
-    "threads_for",
-    "require_device",
-    "simulated",
+    "cuda",
     "grid_1d",
-    "scratch",
     "release_scratch",
-    "synchronize",
+    "require_device",
     "retarget",
+    "scratch",
+    "simulated",
+    "synchronize",
+    "threads_for",
 ]
 
 #: Threads per CUDA block of the one-block-per-row kernels (end and imminent

@@ -19,7 +19,7 @@ from ..cpu.pava import _pava_row
 from ._device import cuda, grid_1d, retarget, scratch
 from .blocks import block_value
 
-__all__ = ["solve", "pava_row"]
+__all__ = ["pava_row", "solve"]
 
 #: The sequential PAVA of one row: the host's Python source, compiled for the
 #: device with the device's ``block_value``.

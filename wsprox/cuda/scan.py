@@ -30,7 +30,7 @@ from numba import float64, int64
 
 from ._device import cuda
 
-__all__ = ["SUM", "MAX", "ARGMIN", "seg_scan", "block_range", "shared_bytes"]
+__all__ = ["ARGMIN", "MAX", "SUM", "block_range", "seg_scan", "shared_bytes"]
 
 SUM = 0
 MAX = 1
