@@ -15,7 +15,7 @@ def test_reused_memory_gives_the_same_answers_whatever_the_sizes():
     cases = [rng.integers(-4, 4, size=s).astype(float) for s in (300, 40, 300, 7)]
     cases += [rng.standard_normal((3, 50)).astype(np.float32)]
     for w in cases + cases[::-1]:
-        x = wsprox.prox(w, 0.75, axis=None if w.ndim == 1 else 1)
+        x = wsprox.prox_result(w, 0.75, axis=None if w.ndim == 1 else 1).x   # the general pipeline
         rows = w.reshape(-1, w.shape[-1]) if w.ndim > 1 else w[None]
         exact = np.array([[float(v) for v in prox_exact(r, 0.75)] for r in rows])
         np.testing.assert_allclose(x.reshape(exact.shape), exact, rtol=0, atol=1e-5)
@@ -23,11 +23,12 @@ def test_reused_memory_gives_the_same_answers_whatever_the_sizes():
 
 def test_the_default_workspace_is_kept_and_released():
     wsprox.release_workspace()
+    # prox_result: the general pipeline (wsprox.prox of a small plain vector needs no workspace).
     w = np.random.default_rng(1).standard_normal(5000)
-    wsprox.prox(w, 0.1)
+    wsprox.prox_result(w, 0.1)
     held = workspace.default_workspace().nbytes
     assert held >= 4 * 8 * w.size                 # keys, x, order, starts
-    wsprox.prox(w[:1000], 0.1)
+    wsprox.prox_result(w[:1000], 0.1)
     assert workspace.default_workspace().nbytes == held   # smaller calls fit in it
     wsprox.release_workspace()
     assert workspace.default_workspace().nbytes == 0
@@ -37,8 +38,9 @@ def test_the_default_workspace_is_bounded(monkeypatch):
     monkeypatch.setattr(workspace, "DEFAULT_LIMIT", 3 * 8 * 1000)
     wsprox.release_workspace()
     w = np.random.default_rng(2).standard_normal(1000)
-    np.testing.assert_array_equal(wsprox.prox(w, 0.3), wsprox.prox(w.copy(), 0.3, warm=wsprox.ProxState()))
-    assert workspace.default_workspace().nbytes <= 3 * 8 * 1000
+    np.testing.assert_array_equal(wsprox.prox_result(w, 0.3).x,
+                                  wsprox.prox(w.copy(), 0.3, warm=wsprox.ProxState()))
+    assert 0 < workspace.default_workspace().nbytes <= 3 * 8 * 1000
     monkeypatch.undo()
     wsprox.release_workspace()
 
