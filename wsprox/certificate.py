@@ -250,7 +250,6 @@ def subdifferential_distance(g: ArrayLike, x: ArrayLike, lam: float, *, l1: floa
     l1 = check_penalty_weight(l1, "l1")
     gr = a.astype(np.float64, copy=False).reshape(1, -1)
     xr = b.astype(np.float64, copy=False).reshape(1, -1)
-    finite_magnitude(xr, "x")
     return _scaled_distance(gr, xr, lam, l1)[0]
 
 
