@@ -8,6 +8,7 @@ and the examples of ``wsprox/cuda`` in a fresh ``python -m pytest``
 subprocess with the simulator on, and fails with that run's output if it
 fails. The tests marked ``gpu`` need a real device and skip without one.
 """
+import ast
 import os
 import subprocess
 import sys
@@ -63,6 +64,17 @@ def test_unknown_method_lists_the_backends_methods():
         wsprox.prox(np.ones(3), 1.0, method="nope", backend="cpu")
 
 
+def test_every_kernel_launches_through_the_stream_helper():
+    # kernel[grid, block](...) would launch on Numba's default stream, outside the
+    # order of the caller's stream: every launch is launch(kernel, ...)(...).
+    direct = []
+    for path in sorted((ROOT / "wsprox" / "cuda").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Subscript):
+                direct.append(f"{path.name}:{node.lineno}")
+    assert not direct, f"launches that bypass wsprox.cuda._device.launch: {direct}"
+
+
 def _array(dtype, ndim):
     from numba import from_dtype, types
 
@@ -72,28 +84,39 @@ def _array(dtype, ndim):
 def _kernels_and_argument_types():
     from numba import types
 
-    from wsprox.cuda import backend, end_collisions, imminent_collisions, pava, pipeline, search_collisions
+    from wsprox.cuda import (
+        backend,
+        end_collisions,
+        imminent_collisions,
+        pava,
+        pipeline,
+        search_collisions,
+        short_rows,
+    )
 
     f8, i8, i1 = (lambda nd, dt=dt: _array(dt, nd) for dt in (np.float64, np.int64, np.int8))
     lam, n = types.float64, types.int64
     solve_args = (f8(2), lam, i8(2), i8(1), i8(1))
+    g = (n, n, f8(1), i8(2))  # parts, chunk, totf, toti (wsprox.cuda.grid.launch_grid)
     return {
-        "settle": (pipeline._settle, (f8(2), i8(2), i8(2), i8(1), lam, lam, _array(np.float32, 2),
-                                      i8(2), types.boolean, f8(2), i8(2), i1(2), f8(2), i8(2))),
+        "settle": (pipeline._settle, (*g, f8(2), i8(2), i8(2), i8(1), lam, lam, _array(np.float32, 2), i8(2),
+                                      types.boolean, f8(1), i8(1), i1(1), f8(1), i8(1))),
         "pava": (pava._pava_rows, (f8(2), lam, i8(2), f8(2), i8(1), i8(1))),
-        "end_collisions": (end_collisions._kernel, (*solve_args, f8(2), i8(2))),
-        "imminent_collisions": (imminent_collisions._kernel,
-                                (*solve_args, f8(2), i8(2), f8(2), f8(2), i8(2), i8(2), i1(2))),
+        "end_collisions": (end_collisions._kernel, (*g, *solve_args, i8(1), f8(1), i8(1), i1(1))),
+        "imminent_collisions": (imminent_collisions._kernel, (*g, *solve_args, i8(1), i8(2), i8(1), f8(2), f8(2),
+                                                              f8(1), i8(1), i1(1), f8(1), i8(1))),
         "search_collisions_tiles": (search_collisions._tiles,
                                     (f8(2), lam, n, *(f8(2),) * 6, *(i8(2),) * 3, i8(3))),
         "search_collisions_offsets": (search_collisions._offsets,
                                       (f8(2), f8(2), i8(3), n, f8(2), f8(2), i8(2))),
-        "search_collisions_level": (search_collisions._level, (n, n, n, lam, *(f8(2),) * 6, *(i8(2),) * 5)),
+        "search_collisions_level": (search_collisions._level, (n, n, n, lam, *(f8(2),) * 7, *(i8(2),) * 5)),
         "search_collisions_count": (search_collisions._count, (*(i8(2),) * 6, i8(1), i8(1))),
         "search_collisions_gather": (search_collisions._gather, (i8(2),) * 5),
         "to_rows": (backend._to_rows, (_array(np.bool_, 3), f8(2), lam)),
         "from_rows": (backend._from_rows, (f8(2), _array(np.float32, 3))),
         "finite": (backend._first_nonfinite_and_magnitude, (_array(np.int32, 1), f8(1))),
+        "short_rows": (short_rows._fused, (_array(np.float32, 2), lam, lam, _array(np.float32, 2), i8(2),
+                                           types.boolean, n, i8(1), i8(1))),
         "multiply": (backend._multiply, (f8(1), lam)),
     }
 
@@ -103,7 +126,7 @@ def _kernels_and_argument_types():
                                   "search_collisions_tiles", "search_collisions_offsets",
                                   "search_collisions_level", "search_collisions_count",
                                   "search_collisions_gather",
-                                  "to_rows", "from_rows", "finite", "multiply"])
+                                  "to_rows", "from_rows", "finite", "multiply", "short_rows"])
 def test_kernels_compile_for_the_gpu(name, monkeypatch):
     """Type inference and lowering to LLVM IR for the real CUDA target.
 
@@ -167,6 +190,29 @@ def test_gpu_torch_in_torch_out():
     p = torch.nn.Parameter(torch.randn(100, device="cuda"))  # requires grad: no array interface
     with torch.no_grad():
         assert wsprox.prox(p, 0.4, out=p) is p
+
+
+@gpu
+def test_gpu_runs_on_the_callers_torch_stream_and_allocates_from_its_pool():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch without CUDA")
+    side = torch.cuda.Stream()
+    with torch.cuda.stream(side):          # produced, proxed and consumed on a non-default stream
+        t = torch.randn(3, 50_000, device="cuda", dtype=torch.float64)
+        for _ in range(3):
+            x = wsprox.prox(t, 0.4, axis=1)
+            y = x * 2.0
+    side.synchronize()
+    want = wsprox.prox(t.cpu().numpy(), 0.4, axis=1)
+    np.testing.assert_allclose(y.cpu().numpy(), 2.0 * want, rtol=1e-12, atol=1e-12)
+    before = cuda.current_context().get_memory_info()
+    allocated = torch.cuda.memory_allocated()
+    for _ in range(3):
+        x = wsprox.prox(t, 0.4, axis=1)
+    torch.cuda.synchronize()
+    assert cuda.current_context().get_memory_info() == before   # no cuMemAlloc in a steady call
+    assert torch.cuda.memory_allocated() == allocated            # the result from torch's pool, freed
 
 
 @gpu

@@ -6,6 +6,7 @@ every kind of array:
 .. code-block:: text
 
     check lam, l1, backend, method, warm          (wsprox._validation: pure Python)
+    with backend.call(w):                         the rest ordered with w's owner (CUDA: its stream)
     a      = backend.asarray(w)                   the backend's own array, real dtype
     target = backend.check_out(out, w, ...)       out checked before anything is computed
     m      = backend.finite_magnitude(a)          one pass: NaN/inf named, the magnitude
@@ -23,6 +24,7 @@ is the one test of where an array lives.
 from __future__ import annotations
 
 import abc
+import contextlib
 import importlib
 
 __all__ = ["BACKENDS", "METHODS", "Backend", "get_backend", "is_device_array", "solvers"]
@@ -96,9 +98,15 @@ class Backend(abc.ABC):
     name: str
     solvers: dict
 
+    def call(self, w):
+        """A context manager around everything one call does with the input
+        ``w`` (CUDA: the device, stream and memory pool of ``w``'s owner);
+        by default nothing."""
+        return contextlib.nullcontext()
+
     @abc.abstractmethod
-    def auto_method(self, n_rows: int) -> str:
-        """The method that ``method="auto"`` runs for ``n_rows`` rows."""
+    def auto_method(self, n_rows: int, d: int) -> str:
+        """The method that ``method="auto"`` runs for ``n_rows`` rows of ``d``."""
 
     @abc.abstractmethod
     def check_warm(self, warm) -> None:

@@ -324,6 +324,11 @@ def _prox(w, lam, l1, method, backend, axis, out, warm, *, want_labels):
         backend = "cuda" if is_device_array(w) else "cpu"
     be = get_backend(backend)
     be.check_warm(warm)
+    with be.call(w):
+        return _compute(be, w, lam, l1, method, backend, axis, out, warm, want_labels)
+
+
+def _compute(be, w, lam, l1, method, backend, axis, out, warm, want_labels):
     a = be.asarray(w, "w")
     shape = tuple(a.shape)
     axis = normalize_axis(axis, len(shape))
@@ -332,7 +337,7 @@ def _prox(w, lam, l1, method, backend, axis, out, warm, *, want_labels):
     magnitude = be.finite_magnitude(a, "w")
     n, d = rows_shape(shape, axis)
     if method == "auto":
-        method = be.auto_method(n)
+        method = be.auto_method(n, d)
 
     scale = overflow_scale(magnitude, n * d, lam, l1)
     rows = be.to_rows(a, axis, work, scale)

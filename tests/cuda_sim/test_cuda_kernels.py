@@ -115,12 +115,17 @@ def test_rounds():
     assert 2 <= rounds["imminent_collisions"] <= 5
 
 
-def test_auto_is_pava_for_batches_and_imminent_collisions_for_one_row():
+def test_auto_is_fused_pava_for_short_rows_and_search_collisions_for_long_ones(monkeypatch):
+    from wsprox.cuda import backend, short_rows
+
     w = batch(d=9)[:3]
+    monkeypatch.setattr(short_rows, "MAX_D", 8)            # rows of 9 are "long" here
+    monkeypatch.setattr(backend, "AUTO_BATCH", 3)          # and 3 rows a large batch
     for data in (w, cuda.to_device(w)):
         assert wsprox.prox_result(data, 0.7, axis=1, backend="cuda").method == "pava"
-        assert wsprox.prox_result(data, 0.7, backend="cuda").method == "imminent_collisions"
-        assert wsprox.prox_result(data[:1], 0.7, axis=1, backend="cuda").method == "imminent_collisions"
+        assert wsprox.prox_result(data[:2], 0.7, axis=1, backend="cuda").method == "search_collisions"
+        assert wsprox.prox_result(data, 0.7, backend="cuda").method == "search_collisions"
+    assert wsprox.prox_result(w[:1, :8], 0.7, axis=1, backend="cuda").method == "pava"
 
 
 def test_device_input_stays_on_device():
@@ -159,30 +164,35 @@ def test_bitonic_sort_rows():
 
 
 @cuda.jit
-def _scan_kernel(op, values, index, flags, segmented, n):
-    scan.seg_scan(op, values, index, flags, segmented, n)
+def _scan_kernel(op, values, index, flags, mask, n, chunk, carry):
+    scan.range_scan(op, values, index, flags, mask, 0, n, chunk, carry, 0, True)
 
 
-def test_segmented_scans_across_stretches():
-    # 4 threads own stretches of 5 entries; segments start at 0, 3, 11, 12.
+@pytest.mark.parametrize("chunk", [19, 7])
+def test_segmented_scans_across_stretches(chunk):
+    # 4 threads own stretches of 5 entries (or of 2 in chunks of 7); segments start at 0, 3, 11, 12.
     values = np.array([1.0, 2, 5, 1, 1, 0, 4, 4, 0, 9, 9, 3, 2, 2, 8, 1, 1, 5, 6, 0])
     flags = np.zeros(20, dtype=np.int8)
     flags[[0, 3, 11, 12]] = 1
     starts = np.maximum.accumulate(np.where(flags, np.arange(20), 0))
 
-    def run(op, segmented):
+    def run(op, mask, carry=None):
         v, i = cuda.to_device(values), cuda.to_device(np.arange(20))
-        _scan_kernel[1, 4, 0, scan.shared_bytes(4)](op, v, i, cuda.to_device(flags), segmented, 19)
+        if carry is None:
+            carry = scan.identity.py_func(op)[0]
+        _scan_kernel[1, 4, 0, scan.shared_bytes(4)](op, v, i, cuda.to_device(flags), mask, 19, chunk, carry)
         return v.copy_to_host()[:19], i.copy_to_host()[:19]
 
-    s, _ = run(scan.SUM, True)
+    s, _ = run(scan.SUM, 1)
     np.testing.assert_allclose(s, [values[a:k + 1].sum() for k, a in enumerate(starts[:19])])
-    s, c = run(scan.SUM, False)
+    s, c = run(scan.SUM, 0)
     np.testing.assert_allclose(s, np.cumsum(values)[:19])
     np.testing.assert_array_equal(c, np.cumsum(np.arange(20))[:19])
-    m, _ = run(scan.MAX, False)
+    s, _ = run(scan.SUM, 0, carry=100.0)  # after a carry (the scan of what comes before)
+    np.testing.assert_allclose(s, 100 + np.cumsum(values)[:19])
+    m, _ = run(scan.MAX, 0)
     np.testing.assert_allclose(m, np.maximum.accumulate(values)[:19])
-    m, i = run(scan.ARGMIN, True)
+    m, i = run(scan.ARGMIN, 1)
     for k, a in enumerate(starts[:19]):
         seg = values[a:k + 1]
         assert m[k] == seg.min() and i[k] == a + len(seg) - 1 - np.argmin(seg[::-1])  # the last argmin

@@ -24,15 +24,19 @@ soft-threshold, scatter, labels). For timings (``wsprox.bench``)::
     wsprox.cuda.prox_rows(wsprox.cuda.SOLVERS[method], rows, lam, l1, out)
     wsprox.cuda.synchronize()
 
-Design: ``"pava"`` runs one thread per row. ``"search_collisions"``, the
-paper's algorithm, spreads every row over the whole device: one CUDA block per
-tile of sorted entries, then a merge tree across the tiles, one launch per
-level, no host round trip (:mod:`wsprox.cuda.search_collisions`). End and
-imminent collisions run one CUDA block per row, with the row in global memory
-and the block-level scans of :mod:`wsprox.cuda.scan`; a block-wide barrier
-separates the steps, so each algorithm's whole loop is one launch. Work arrays
-come from a per-thread device scratch (:func:`wsprox.cuda._device.scratch`),
-so that steady calls allocate only their results.
+Design: every row is spread over the whole device, and every launch goes
+on the caller's stream (:func:`wsprox.cuda._device.launch`). Short rows (at
+most :data:`wsprox.cuda.short_rows.MAX_D` entries) with ``"pava"`` take one
+fused launch: sort in shared memory, PAVA, settle, scatter
+(:mod:`wsprox.cuda.short_rows`). Otherwise the rows are ranked by the owner's
+sort, ``"pava"`` runs one thread per row, ``"search_collisions"``, the
+paper's algorithm, runs tiles and a merge tree, one launch per level
+(:mod:`wsprox.cuda.search_collisions`), and end and imminent collisions and
+the settle are each one cooperative launch whose grid-wide scans
+(:mod:`wsprox.cuda.grid`) take all rows of a batch at once, separated by grid
+barriers, so their loops need no host round trip. Work arrays come from a
+per-thread device scratch (:func:`wsprox.cuda._device.scratch`), so that
+steady calls allocate only their results (from the owner's memory pool).
 """
 from ._device import cuda as _cuda
 from ._device import require_device, simulated, synchronize
@@ -47,9 +51,9 @@ device_array = _cuda.device_array
 #: The collision algorithms of this backend, by method name.
 SOLVERS = BACKEND.solvers
 
-#: The method ``method="auto"`` picks on this backend for ``n_rows`` rows
-#: (:meth:`wsprox.cuda.backend.CUDABackend.auto_method`): PAVA for a batch,
-#: imminent collisions for one row.
+#: The method ``method="auto"`` picks on this backend for ``n_rows`` rows of ``d``
+#: (:meth:`wsprox.cuda.backend.CUDABackend.auto_method`): PAVA for short rows
+#: (fused) and large batches, search collisions over the whole device otherwise.
 auto_method = BACKEND.auto_method
 
 __all__ = [

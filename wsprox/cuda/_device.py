@@ -10,6 +10,7 @@ imported (slow: one OS thread per CUDA thread, meant for testing).
 """
 import threading
 import types
+from contextlib import contextmanager
 
 import numba
 import numpy as np
@@ -21,18 +22,21 @@ __all__ = [
     "THREADS_PER_BLOCK",
     "cuda",
     "grid_1d",
+    "launch",
+    "on_stream",
     "release_scratch",
     "require_device",
     "retarget",
     "scratch",
     "simulated",
+    "stream",
     "synchronize",
     "threads_for",
 ]
 
-#: Threads per CUDA block of the one-block-per-row kernels (end and imminent
-#: collisions, the settle). Read at every launch, so tests may lower it to run
-#: several chunks per row.
+#: Threads per CUDA block of the cooperative grid kernels (end and imminent
+#: collisions, the settle: :mod:`wsprox.cuda.grid`). Read at every launch, so
+#: tests may lower it to run several chunks per block.
 THREADS_PER_BLOCK = 256
 
 
@@ -97,6 +101,62 @@ def grid_1d(size, threads=128):
 
 
 _local = threading.local()
+
+
+def stream():
+    """The CUDA stream this thread's wsprox kernels launch on (0: Numba's default).
+
+    The front door sets it for the duration of a call to the stream of the
+    array's owner (:func:`on_stream`), so that wsprox's kernels are ordered
+    with the owner's work before and after them.
+
+    Examples
+    --------
+    >>> from wsprox.cuda._device import stream
+    >>> stream()
+    0
+    """
+    return getattr(_local, "stream", 0)
+
+
+@contextmanager
+def on_stream(s):
+    """Launch this thread's wsprox kernels on the stream ``s`` inside the block.
+
+    Examples
+    --------
+    >>> from wsprox.cuda._device import on_stream, stream
+    >>> with on_stream(0):
+    ...     stream()
+    0
+    """
+    previous = stream()
+    _local.stream = s
+    try:
+        yield
+    finally:
+        _local.stream = previous
+
+
+def launch(kernel, blocks, threads, shared=0):
+    """``kernel`` configured for ``blocks`` x ``threads`` on this thread's :func:`stream`,
+    with ``shared`` bytes of dynamic shared memory: every wsprox launch goes through it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wsprox.cuda._device import cuda, grid_1d, launch
+    >>> @cuda.jit
+    ... def double(a):
+    ...     i = cuda.grid(1)
+    ...     if i < a.size:
+    ...         a[i] *= 2
+    >>> a = cuda.to_device(np.arange(3.0))
+    >>> launch(double, *grid_1d(a.size))(a)
+    >>> a.copy_to_host()
+    array([0., 2., 4.])
+    """
+    return kernel[blocks, threads, stream(), shared]
 
 
 def scratch(name, shape, dtype):

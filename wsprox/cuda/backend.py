@@ -4,26 +4,41 @@ r"""The CUDA backend: device arrays in and out, and the one pass that checks the
 A device input (a Numba device array, a CuPy array, a PyTorch CUDA tensor:
 :func:`wsprox._backend.is_device_array`) is read in place (a C-contiguous
 copy first where it is not), checked for NaN and infinity by one reduction
-kernel that also finds the magnitude for the overflow scaling (two numbers
-come back to the host), copied into ``(n, d)`` rows of the compute dtype by
-a kernel that also applies the scale (or viewed as rows where nothing needs
-doing), proxed, cast to the result dtype (float16 in, float16 out), and
-returned as the kind of array that came in (CuPy in, CuPy out; torch in,
-torch out; else a Numba device array) or written into ``out``. A host
-(NumPy) input with ``backend="cuda"`` is checked like the CPU backend's,
-copied to the device, and its prox copied back.
+kernel that also finds the magnitude for the overflow scaling, copied into
+``(n, d)`` rows of the compute dtype by a kernel that also applies the scale
+(or viewed as rows where nothing needs doing), proxed, cast to the result
+dtype (float16 in, float16 out), and returned as the kind of array that came
+in (CuPy in, CuPy out; torch in, torch out; else a Numba device array) or
+written into ``out``. A host (NumPy) input with ``backend="cuda"`` is checked
+like the CPU backend's, copied to the device, and its prox copied back.
+
+A call is ordered with the work of the array's owner (:meth:`CUDABackend.call`):
+every kernel launches on the owner's current stream and device (PyTorch's
+``torch.cuda.current_stream``, CuPy's ``get_current_stream``; Numba's default
+stream for Numba arrays and host input), and the results are allocated by the
+owner's memory pool (``torch.empty``, ``cupy.empty``), so that a steady call
+makes no ``cuMemAlloc``: the work arrays are the thread's device scratch
+(:func:`wsprox.cuda._device.scratch`). The one synchronisation of a call on
+device input is the check: the reduction's two numbers (the first NaN or
+infinity, the largest magnitude) come back through pinned memory after a
+synchronisation of that stream only; nothing else is read back unless the
+caller asks for host values (:func:`wsprox.prox_result` reads the counts).
 """
 from __future__ import annotations
 
 import math
 import sys
+import threading
+from contextlib import contextmanager
 
 import numpy as np
+from numba import float64
 
 from .._backend import Backend, is_device_array, solvers
 from .._validation import check_no_grad, check_real_dtype, check_tensor_dtype, rows_shape
 from ..cpu.backend import as_float_array, check_host_out, non_finite_message
-from ._device import cuda, grid_1d, require_device, scratch
+from . import short_rows
+from ._device import cuda, grid_1d, launch, on_stream, require_device, scratch, stream
 from .pipeline import prox_rows
 
 __all__ = ["BACKEND", "owner_of"]
@@ -87,17 +102,49 @@ def _from_rows(rows, dst):
         dst[a, k, b] = rows[r, k]
 
 
+#: Rows from which ``method="auto"`` runs PAVA, one thread per row, on rows of any length.
+AUTO_BATCH = 1024
+#: Threads per block and most blocks of the check's reduction (a grid-stride loop).
+CHECK_THREADS, CHECK_BLOCKS = 256, 1024
+
+
 @cuda.jit
 def _first_nonfinite_and_magnitude(flat, result):
     # result[0]: the smallest flat index of a NaN or infinity (as float64, exact
-    # below 2**53), result[1]: the largest magnitude of the finite entries.
-    f = cuda.grid(1)
-    if f < flat.size:
+    # below 2**53; initialised to flat.size), result[1]: the largest magnitude of
+    # the finite entries (initialised to 0). Every thread folds a grid-stride
+    # sequence, the block reduces in shared memory, one atomic per block.
+    t = cuda.threadIdx.x
+    T = cuda.blockDim.x
+    first = flat.size * 1.0
+    big = 0.0
+    for f in range(cuda.grid(1), flat.size, cuda.gridsize(1)):
         v = flat[f] * 1.0
         if math.isnan(v) or math.isinf(v):
-            cuda.atomic.min(result, 0, f * 1.0)
+            first = min(first, f * 1.0)
         else:
-            cuda.atomic.max(result, 1, abs(v))
+            big = max(big, abs(v))
+    sh = cuda.shared.array(0, float64)
+    sf, sb = sh[:T], sh[T:2 * T]
+    sf[t] = first
+    sb[t] = big
+    cuda.syncthreads()
+    step = T // 2
+    while step > 0:          # T is a power of two
+        if t < step:
+            sf[t] = min(sf[t], sf[t + step])
+            sb[t] = max(sb[t], sb[t + step])
+        cuda.syncthreads()
+        step //= 2
+    if t == 0:
+        cuda.atomic.min(result, 0, sf[0])
+        cuda.atomic.max(result, 1, sb[0])
+
+
+@cuda.jit
+def _start_check(result, size):
+    result[0] = size
+    result[1] = 0.0
 
 
 @cuda.jit
@@ -113,27 +160,63 @@ class CUDABackend(Backend):
     Examples
     --------
     >>> from wsprox.cuda import BACKEND
-    >>> BACKEND.name, BACKEND.auto_method(1), BACKEND.auto_method(4096)
-    ('cuda', 'imminent_collisions', 'pava')
+    >>> BACKEND.name, BACKEND.auto_method(1, 10**6), BACKEND.auto_method(4096, 1024)
+    ('cuda', 'search_collisions', 'pava')
     """
 
     name = "cuda"
 
     def __init__(self):
         self.solvers = solvers("wsprox.cuda")
+        self._local = threading.local()
 
-    def auto_method(self, n_rows):
-        """A batch: PAVA, one thread per row, :math:`O(d)` whatever the input.
-        One row: imminent collisions, a whole block of threads on the row.
+    @contextmanager
+    def call(self, w):
+        """Order the call with the owner of ``w``: its device, its current
+        stream, its memory pool for the results (see the module's notes).
 
-        Measured on an H100 (float64, ``n`` rows of ``d``): PAVA is as fast or
-        faster on every batch of 1024 rows or more (d = 8192, n = 8192: 80
-        against 100 ms) and at most 11% slower on a few long rows, and the
-        worst-case rows that take imminent collisions ``d`` rounds cost it
-        nothing more (``growing_cluster`` at d = 1e4: 9 against 592 ms); on
-        one row PAVA's single thread is 3x slower.
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from wsprox.cuda import BACKEND, _device
+        >>> with BACKEND.call(np.ones(3)):
+        ...     _device.stream()
+        0
         """
-        return "imminent_collisions" if n_rows == 1 else "pava"
+        device = is_device_array(w)
+        owner = owner_of(w) if device else _sort_owner()
+        if owner == "torch":
+            index = w.device.index if device else _module("torch").cuda.current_device()
+        elif owner == "cupy":
+            index = w.device.id if device else _module("cupy").cuda.Device().id
+        else:                     # Numba arrays and host input sorted by wsprox's network
+            owner, index = None, None
+        previous = getattr(self._local, "owner", None)
+        self._local.owner = (owner, index)
+        try:
+            if owner is None:
+                with on_stream(0):
+                    yield
+            else:
+                with cuda.gpus[index], on_stream(_owner_stream(owner, index)):
+                    yield
+        finally:
+            self._local.owner = previous
+
+    def auto_method(self, n_rows, d):
+        r"""PAVA for rows of at most :data:`wsprox.cuda.short_rows.MAX_D`
+        (the fused kernel: sort, PAVA and settle in one launch, one CUDA block
+        per row) and for batches of :data:`AUTO_BATCH` rows or more (one
+        thread per row); otherwise the paper's search collisions, every row
+        spread over the whole device (tiles and a merge tree, depth
+        :math:`O(\log^3 d)` whatever the input).
+
+        A rule from the algorithms' depth and the H100 measurements of the
+        one-block-per-row kernels (PAVA as fast or faster on every batch of
+        1024 rows or more); to be re-derived from ``python -m wsprox.bench
+        --backend cuda`` on a GPU for the whole-device kernels.
+        """
+        return "pava" if d <= short_rows.MAX_D or n_rows >= AUTO_BATCH else "search_collisions"
 
     def check_warm(self, warm):
         if warm is not None:
@@ -145,7 +228,7 @@ class CUDABackend(Backend):
     def asarray(self, w, name):
         require_device()
         if not is_device_array(w):
-            return cuda.to_device(as_float_array(w, name, check_finite=False))
+            return cuda.to_device(as_float_array(w, name, check_finite=False), stream=stream())
         check_no_grad(w, name)
         check_tensor_dtype(w, name)
         view = _device_view(w, name)
@@ -175,9 +258,11 @@ class CUDABackend(Backend):
         if a.size == 0:
             return 0.0
         flat = a.reshape(a.size)
-        result = cuda.to_device(np.array([a.size, 0.0]))
-        _first_nonfinite_and_magnitude[grid_1d(a.size)](flat, result)
-        first, magnitude = result.copy_to_host()
+        result = scratch("backend.check", (2,), np.float64)
+        launch(_start_check, 1, 1)(result, a.size)
+        blocks = min(CHECK_BLOCKS, -(-a.size // CHECK_THREADS))
+        launch(_first_nonfinite_and_magnitude, blocks, CHECK_THREADS, 16 * CHECK_THREADS)(flat, result)
+        first, magnitude = _read_back(result)
         if first == a.size:
             return float(magnitude)
         first = int(first)
@@ -190,7 +275,7 @@ class CUDABackend(Backend):
             return a.reshape(n, d)
         rows = scratch("backend.rows", (n, d), dtype)
         if n * d:
-            _to_rows[grid_1d(n * d)](a.reshape(_three_axes(tuple(a.shape), axis)), rows, scale)
+            launch(_to_rows, *grid_1d(n * d))(a.reshape(_three_axes(tuple(a.shape), axis)), rows, scale)
         return rows
 
     def rows_view(self, target, axis):
@@ -199,29 +284,42 @@ class CUDABackend(Backend):
         return target.reshape(rows_shape(tuple(target.shape), axis))
 
     def empty(self, shape, dtype):
-        return cuda.device_array(shape, dtype=dtype)
+        owner, index = self._owner()
+        if owner == "torch":
+            torch = _module("torch")
+            t = torch.empty(shape, dtype=getattr(torch, np.dtype(dtype).name), device=f"cuda:{index}")
+            return cuda.as_cuda_array(t)
+        if owner == "cupy":
+            return cuda.as_cuda_array(_module("cupy").empty(shape, dtype=dtype))
+        return cuda.device_array(shape, dtype=dtype, stream=stream())
+
+    def _owner(self):
+        # (owner, device index) of the call in progress on this thread (see call()).
+        return getattr(self._local, "owner", None) or (None, None)
 
     def prox_rows(self, solve, rows, lam, l1, out, labels=None, warm=None):
-        return prox_rows(solve, rows, lam, l1, out, labels, _sort_owner())
+        if solve is self.solvers["pava"] and rows.shape[1] <= short_rows.MAX_D:
+            return short_rows.prox_short_rows(rows, lam, l1, out, labels)
+        return prox_rows(solve, rows, lam, l1, out, labels, self._owner()[0])
 
     def unscale(self, rows, scale):
-        _multiply[grid_1d(rows.size)](rows.reshape(rows.size), 1.0 / scale)
+        launch(_multiply, *grid_1d(rows.size))(rows.reshape(rows.size), 1.0 / scale)
 
     def from_rows(self, rows, shape, axis, target=None):
         if (axis is None or axis == len(shape) - 1) and (target is None or target.dtype == rows.dtype):
             x = rows.reshape(shape)
             if target is None:
                 return x
-            target.copy_to_device(x)
+            target.copy_to_device(x, stream=stream())
             return target
-        x = target if target is not None else cuda.device_array(shape, dtype=rows.dtype)
+        x = target if target is not None else self.empty(shape, rows.dtype)
         if rows.size:
-            _from_rows[grid_1d(rows.size)](rows, x.reshape(_three_axes(shape, axis)))
+            launch(_from_rows, *grid_1d(rows.size))(rows, x.reshape(_three_axes(shape, axis)))
         return x
 
     def wrap(self, x, w, out):
         if not is_device_array(w):        # host in, host out
-            host = x.copy_to_host()
+            host = _read_back(x)
             if out is None:
                 return host
             np.copyto(out, host)
@@ -236,16 +334,59 @@ class CUDABackend(Backend):
         return x
 
     def to_host(self, a):
-        return a.copy_to_host()
+        return _read_back(a)
+
+
+_external = {}
+_pinned = threading.local()
+_PINNED = 64     # entries of a read-back that go through the thread's pinned buffer
+
+
+def _module(name):
+    return sys.modules[name]
 
 
 def _sort_owner():
-    # Whose device argsort ranks the rows: PyTorch's or CuPy's (CUB radix sorts)
-    # where one is loaded with a GPU, else wsprox's bitonic network.
+    # Whose device argsort ranks the rows of a Numba or host array: PyTorch's or
+    # CuPy's (CUB radix sorts) where one is loaded with a GPU, else wsprox's
+    # bitonic network. (A torch or CuPy input is sorted by its own library.)
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
         return "torch"
     return "cupy" if "cupy" in sys.modules else None
+
+
+def _owner_stream(owner, index):
+    # The owner's current stream on device ``index``, as a Numba stream (one object per handle).
+    if owner == "torch":
+        handle = _module("torch").cuda.current_stream(index).cuda_stream
+    else:
+        handle = _module("cupy").cuda.get_current_stream().ptr
+    if not handle:
+        return 0
+    key = (index, handle)
+    if key not in _external:
+        _external[key] = cuda.external_stream(handle)
+    return _external[key]
+
+
+def _read_back(a):
+    # A device array's values on the host once the call's stream (only) has
+    # reached them; a small one through a pinned buffer of the thread.
+    if a.size == 0:
+        return np.empty(a.shape, dtype=a.dtype)
+    s = stream()
+    if a.size > _PINNED:
+        host = a.copy_to_host(stream=s)
+    else:
+        buffers = _pinned.__dict__
+        if a.dtype not in buffers:
+            buffers[a.dtype] = cuda.pinned_array(_PINNED, dtype=a.dtype)
+        host = buffers[a.dtype][:a.size].reshape(a.shape)
+        a.copy_to_host(host, stream=s)
+    if s != 0:
+        s.synchronize()
+    return host if a.size > _PINNED else host.copy()
 
 
 #: The CUDA backend of :func:`wsprox.prox`.

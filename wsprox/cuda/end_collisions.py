@@ -1,4 +1,4 @@
-r"""End collisions on CUDA: settle the leftmost cluster, one per iteration.
+r"""End collisions on CUDA over the whole device: settle the leftmost cluster, one per iteration.
 
 The mirror of :mod:`wsprox.cpu.end_collisions`. The leftmost unsettled
 particle ``i`` ends in the cluster ``i..j*``, where ``j*`` is the last
@@ -13,50 +13,77 @@ minimiser of the prefix means of ``z`` from ``i``:
         j*    = last argmin of m                            # argmin scan
         settle i..j*; i = j* + 1
 
-Each iteration has depth :math:`O((d-i)/T + \log T)` on ``T`` threads; one
-iteration per final cluster, so it is slow when clusters are many (small
-``lam``). ``rounds`` is the number of iterations, ``K``. One CUDA block per
-row, the whole loop in one launch.
+One cooperative kernel runs the whole loop for every row of the batch at once
+(:mod:`wsprox.cuda.grid`: the batch flattened, rows as segments): an
+iteration is a grid-wide SUM scan by rows of ``x[k]`` for ``k >= i_r``
+(0 before), the means ``m`` (``+inf`` before ``i_r``), a grid-wide ARGMIN scan
+by rows, and, at every unsettled row's last entry, the new block start
+``j* + 1`` (the row's ``i`` is ``starts[r, counts[r]]``, so the last start
+written is the sentinel ``d``). The loop runs until every row is settled
+(an integer count of unsettled rows, decremented atomically). Each iteration
+has work :math:`O(n d)` and depth :math:`O(n d/(G T) + \log T)` on ``G``
+blocks of ``T`` threads, and five grid barriers (two per scan, one after the
+update); the rows run ``max_r K_r`` iterations, one per final cluster of the
+row with the most, so it is slow when clusters are many (small ``lam``).
+``rounds[r]`` is the number of iterations of row ``r``, ``K_r``. One launch.
 """
+import math
+
 import numpy as np
 
-from ._device import cuda, scratch, threads_for
+from ._device import cuda, scratch
 from .blocks import block_value
-from .scan import ARGMIN, SUM, seg_scan, shared_bytes
+from .grid import ROW, grid_scan, launch_grid, own_range
+from .scan import ARGMIN, SUM
 
 __all__ = ["solve"]
 
 
 @cuda.jit
-def _kernel(x, lam, starts, counts, rounds, fv, iv):
-    r = cuda.blockIdx.x
+def _kernel(parts, chunk, totf, toti, x, lam, starts, counts, rounds, unsettled, fv, iv, fl):
+    gc = (parts, chunk, totf, toti)
+    grid = cuda.cg.this_grid()
     t = cuda.threadIdx.x
     T = cuda.blockDim.x
-    d = x.shape[1]
-    xr, st, fvr, ivr = x[r], starts[r], fv[r], iv[r]
-    i = 0
-    n = 0
-    while i < d:
-        for k in range(i + t, d, T):
-            fvr[k] = xr[k]
-            ivr[k] = 0
+    n, d = x.shape
+    N = n * d
+    lo, hi = own_range(parts, N)
+    for q in range(lo + t, hi, T):
+        fl[q] = ROW if q % d == 0 else 0
+        if q % d == 0:
+            starts[q // d, 0] = 0
+            counts[q // d] = 0
+    if cuda.blockIdx.x == 0 and t == 0:
+        unsettled[0] = n if d > 0 else 0  # (rows of d = 0: nothing to settle, no loop)
+    grid.sync()  # orders: every row's state initialised, before any block reads it
+    while unsettled[0] > 0:
+        for q in range(lo + t, hi, T):
+            r = q // d
+            k = q - r * d
+            fv[q] = x[r, k] if k >= starts[r, counts[r]] else 0.0
+            iv[q] = 0
+        cuda.syncthreads()  # the scan reads this block's own entries first
+        grid_scan(SUM, fv, iv, fl, ROW, N, gc)
+        for q in range(lo + t, hi, T):
+            r = q // d
+            k = q - r * d
+            i = starts[r, counts[r]]
+            fv[q] = block_value(fv[q], lam, d, i, k) if k >= i else math.inf
+            iv[q] = k
         cuda.syncthreads()
-        seg_scan(SUM, fvr[i:], ivr[i:], ivr, False, d - i)
-        for k in range(i + t, d, T):
-            fvr[k] = block_value(fvr[k], lam, d, i, k)
-            ivr[k] = k
-        cuda.syncthreads()
-        seg_scan(ARGMIN, fvr[i:], ivr[i:], ivr, False, d - i)
-        j = ivr[d - 1]
-        if t == 0:
-            st[n] = i
-        n += 1
-        i = j + 1
-        cuda.syncthreads()
-    if t == 0:
-        st[n] = d
-        counts[r] = n
-        rounds[r] = n
+        grid_scan(ARGMIN, fv, iv, fl, ROW, N, gc)
+        for q in range(lo + t, hi, T):
+            r = q // d
+            if q - r * d == d - 1 and starts[r, counts[r]] < d:
+                j = iv[q]
+                counts[r] += 1
+                starts[r, counts[r]] = j + 1
+                if j + 1 == d:
+                    cuda.atomic.sub(unsettled, 0, 1)
+        grid.sync()  # orders: the rows' new starts, counts and the unsettled count, before the next iteration
+    for q in range(lo + t, hi, T):
+        if q % d == 0:
+            rounds[q // d] = counts[q // d]
 
 
 def solve(x, lam, starts, counts, rounds):
@@ -75,7 +102,8 @@ def solve(x, lam, starts, counts, rounds):
     (array([0, 2, 3]), array([2]))
     """
     n, d = x.shape
-    fv = scratch("end_collisions.fv", (n, d), np.float64)
-    iv = scratch("end_collisions.iv", (n, d), np.int64)
-    threads = threads_for(d)
-    _kernel[n, threads, 0, shared_bytes(threads)](x, lam, starts, counts, rounds, fv, iv)
+    fv = scratch("end_collisions.fv", (n * d,), np.float64)
+    iv = scratch("end_collisions.iv", (n * d,), np.int64)
+    fl = scratch("end_collisions.fl", (n * d,), np.int8)
+    unsettled = scratch("end_collisions.unsettled", (1,), np.int64)
+    launch_grid(_kernel, n * d, x, lam, starts, counts, rounds, unsettled, fv, iv, fl)

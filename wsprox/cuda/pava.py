@@ -16,7 +16,7 @@ in ``starts`` (the output) and a float64 scratch row of block sums.
 ``rounds`` is ``d``.
 """
 from ..cpu.pava import _pava_row
-from ._device import cuda, grid_1d, retarget, scratch
+from ._device import cuda, grid_1d, launch, retarget, scratch
 from .blocks import block_value
 
 __all__ = ["pava_row", "solve"]
@@ -51,4 +51,4 @@ def solve(x, lam, starts, counts, rounds):
     """
     n, d = x.shape
     sums = scratch("pava.sums", (n, d), x.dtype)
-    _pava_rows[grid_1d(n, 64)](x, lam, starts, sums, counts, rounds)
+    launch(_pava_rows, *grid_1d(n, 64))(x, lam, starts, sums, counts, rounds)

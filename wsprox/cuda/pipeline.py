@@ -6,15 +6,29 @@ The mirror of :mod:`wsprox.cpu.pipeline`, every step on the device:
    sort) gives ``order`` and ``x = w[order]`` in float64;
 2. collide: ``solve`` partitions ``0..d-1`` into the blocks of the isotonic
    regression of ``z = x + v`` (:mod:`wsprox.cuda` states the contract);
-3. settle (one kernel, one CUDA block per row, block-level scans of
-   :mod:`wsprox.cuda.scan`): block sums of the offsets of ``x`` from the
-   block's first value in float64 (segmented scans), block values
-   ``first + mean offset + lam (d-1-a-b)/(d-1)`` as on the CPU (so a block of
-   equal values keeps their value exactly), a running max over the
-   blocks (rounding can leave neighbours a few ulps out of order), the
-   soft-threshold by ``l1``, the scatter ``out[order[k]] = value of the block
-   of k`` (the block of ``k`` is a prefix count of block starts), and the
-   labels, which number the distinct *output* values.
+3. settle: one cooperative kernel over the whole device
+   (:mod:`wsprox.cuda.grid`), on the batch flattened to ``q = r d + k``,
+   every step at once for every row and block, the blocks of the prox
+   being segments of the grid-wide scans:
+
+   .. code-block:: text
+
+       flag[q]  = ROW at a row's first entry, BLOCK at a block start  # from starts
+       first[q] = (x[a], a) of q's block a..e                        # MAX scan, by blocks
+       off[q]   = x[a+1]-x[a] + ... + x[k]-x[a]                      # SUM scan, by blocks
+       at e:    val[a] = x[a] + block_value(off[e], lam, d, a, e)    # the CPU's formula
+       top[q]   = max of val over the blocks up to q's, in its row   # MAX scan, by rows
+       out[order[q]] = soft(top[q], l1)                              # scatter
+       labels (if asked): a new label at a block start whose output value
+       (in the output dtype) differs from the block before it; a SUM
+       scan by rows numbers them; counts[r] = the row's labels
+
+   The sum of the offsets from the block's first value makes a block of
+   equal values keep their value exactly; the running max repairs the few
+   ulps by which rounding can leave neighbouring blocks out of order; the
+   labels number the distinct *output* values. Work :math:`O(n d)`, depth
+   :math:`O(n d/(G T) + \log T)` on ``G`` blocks of ``T`` threads; one launch,
+   9 grid barriers (12 with labels).
 
 Steps 1 and 3 are the same for every algorithm.
 """
@@ -22,79 +36,90 @@ import math
 
 import numpy as np
 
-from ._device import cuda, scratch, threads_for
+from ._device import cuda, scratch
 from .blocks import block_value
-from .scan import MAX, SUM, seg_scan, shared_bytes
+from .grid import BLOCK, ROW, grid_scan, launch_grid, own_range
+from .scan import MAX, SUM
 from .sort import rank_rows
 
 __all__ = ["prox_rows"]
 
 
 @cuda.jit
-def _settle(x, order, starts, counts, lam, l1, out, labels, want_labels, fv, iv, fl, vals, vi):
-    r = cuda.blockIdx.x
+def _settle(parts, chunk, totf, toti, x, order, starts, counts, lam, l1, out, labels, want_labels,
+            fv, iv, fl, vals, vi):
+    gc = (parts, chunk, totf, toti)
+    grid = cuda.cg.this_grid()
     t = cuda.threadIdx.x
     T = cuda.blockDim.x
     d = x.shape[1]
-    nb = counts[r]
-    xr, st, ordr, outr = x[r], starts[r], order[r], out[r]
-    fvr, ivr, flr, valr, vir = fv[r], iv[r], fl[r], vals[r], vi[r]
-    for k in range(t, d, T):
-        flr[k] = 0
-        ivr[k] = 0
-        valr[k] = -math.inf
+    N = x.shape[0] * d
+    lo, hi = own_range(parts, N)
+    for q in range(lo + t, hi, T):
+        fl[q] = ROW if q % d == 0 else 0
+    grid.sync()  # orders: the flags cleared, before other blocks mark block starts in this range
+    for q in range(lo + t, hi, T):  # q = (r, b): block b of row r; writes anywhere in row r
+        r = q // d
+        b = q - r * d
+        if 0 < b < counts[r]:
+            fl[r * d + starts[r, b]] = BLOCK
+    grid.sync()  # orders: every block start marked, before the scans and the block ends read flags
+    # (x[a], a) of every entry's block a..e, then the offsets from x[a], summed over the block:
+    # the block value of the CPU's formula, exact for a block of equal values (the CPU sums the
+    # offsets compensated, here a float64 scan: equal on exact inputs, a few ulps apart otherwise).
+    for q in range(lo + t, hi, T):
+        r = q // d
+        fv[q] = x[r, q - r * d] if fl[q] != 0 else -math.inf
+        iv[q] = q - r * d
+    cuda.syncthreads()  # the scan reads this block's own entries first
+    grid_scan(MAX, fv, iv, fl, ROW | BLOCK, N, gc)
+    for q in range(lo + t, hi, T):
+        r = q // d
+        fv[q] = x[r, q - r * d] - fv[q]
+        iv[q] = iv[q] if fl[q] != 0 else 0
     cuda.syncthreads()
-    for b in range(t, nb, T):
-        flr[st[b]] = 1
-        valr[st[b]] = xr[st[b]]
-    cuda.syncthreads()
-    # Every entry's offset from its block's first value (spread by a scan
-    # restarting at every block start), then the blocks' sums of the offsets:
-    # the CPU's block value, exact for a block of equal values.
-    seg_scan(MAX, valr, ivr, flr, True, d)
-    for k in range(t, d, T):
-        fvr[k] = xr[k] - valr[k]
-        ivr[k] = 0
-    cuda.syncthreads()
-    seg_scan(SUM, fvr, ivr, flr, True, d)
-    for b in range(t, nb, T):
-        a = st[b]
-        e = st[b + 1] - 1
-        valr[b] = xr[a] + block_value(fvr[e], lam, d, a, e)
-        vir[b] = 0
-    cuda.syncthreads()
-    seg_scan(MAX, valr, vir, flr, False, nb)
-    for b in range(t, nb, T):
-        v = valr[b]
+    grid_scan(SUM, fv, iv, fl, ROW | BLOCK, N, gc)
+    # The block values, written at the blocks' starts by their ends (maybe another block's
+    # range; the clearing writes only the other entries, so the writes are disjoint).
+    for q in range(lo + t, hi, T):
+        r = q // d
+        k = q - r * d
+        vi[q] = 0
+        if fl[q] == 0:
+            vals[q] = -math.inf
+        if k == d - 1 or fl[q + 1] != 0:
+            a = iv[q]
+            vals[r * d + a] = x[r, a] + block_value(fv[q], lam, d, a, k)
+    grid.sync()  # orders: every block value at its start, before the running max reads them
+    grid_scan(MAX, vals, vi, fl, ROW, N, gc)
+    for q in range(lo + t, hi, T):
+        r = q // d
+        v = vals[q]
         if v > l1:
-            valr[b] = v - l1
+            v -= l1
         elif v < -l1:
-            valr[b] = v + l1
+            v += l1
         else:
-            valr[b] = 0.0
-    for k in range(t, d, T):
-        fvr[k] = 0.0
-        ivr[k] = flr[k]
-    cuda.syncthreads()
-    # ivr[k] - 1 is the block of sorted position k.
-    seg_scan(SUM, fvr, ivr, flr, False, d)
-    for k in range(t, d, T):
-        outr[ordr[k]] = valr[ivr[k] - 1]
+            v = 0.0
+        out[r, order[r, q - r * d]] = v
     if want_labels:
-        cuda.syncthreads()
+        grid.sync()  # orders: the scatter complete, before the labels compare output values
         # A new label where the output value (in the output dtype) changes.
-        for b in range(t, nb, T):
-            fvr[b] = 0.0
-            vir[b] = 1
-            if b > 0 and outr[ordr[st[b]]] == outr[ordr[st[b - 1]]]:
-                vir[b] = 0
+        for q in range(lo + t, hi, T):
+            r = q // d
+            k = q - r * d
+            fv[q] = 0.0
+            iv[q] = 0
+            if fl[q] != 0 and (k == 0 or out[r, order[r, k]] != out[r, order[r, k - 1]]):
+                iv[q] = 1
         cuda.syncthreads()
-        seg_scan(SUM, fvr, vir, flr, False, nb)
-        labr = labels[r]
-        for k in range(t, d, T):
-            labr[ordr[k]] = vir[ivr[k] - 1] - 1
-        if t == 0:
-            counts[r] = vir[nb - 1]
+        grid_scan(SUM, fv, iv, fl, ROW, N, gc)
+        for q in range(lo + t, hi, T):
+            r = q // d
+            k = q - r * d
+            labels[r, order[r, k]] = iv[q] - 1
+            if k == d - 1:
+                counts[r] = iv[q]
 
 
 def prox_rows(solve, rows, lam, l1, out, labels=None, owner=None):
@@ -138,14 +163,11 @@ def prox_rows(solve, rows, lam, l1, out, labels=None, owner=None):
     counts = scratch("pipeline.counts", (n,), np.int64)
     rounds = scratch("pipeline.rounds", (n,), np.int64)
     solve(x, lam, starts, counts, rounds)
-    fv = scratch("pipeline.fv", (n, d), np.float64)
-    vals = scratch("pipeline.vals", (n, d), np.float64)
-    iv = scratch("pipeline.iv", (n, d), np.int64)
-    vi = scratch("pipeline.vi", (n, d), np.int64)
-    fl = scratch("pipeline.fl", (n, d), np.int8)
+    fv, vals = (scratch(f"pipeline.{a}", (n * d,), np.float64) for a in ("fv", "vals"))
+    iv, vi = (scratch(f"pipeline.{a}", (n * d,), np.int64) for a in ("iv", "vi"))
+    fl = scratch("pipeline.fl", (n * d,), np.int8)
     want = labels is not None
     if not want:
-        labels = vi  # a placeholder of the right rank, never written
-    threads = threads_for(d)
-    _settle[n, threads, 0, shared_bytes(threads)](x, order, starts, counts, lam, l1, out, labels, want, fv, iv, fl, vals, vi)
+        labels = starts  # a placeholder of the right rank, never written
+    launch_grid(_settle, n * d, x, order, starts, counts, lam, l1, out, labels, want, fv, iv, fl, vals, vi)
     return counts, rounds

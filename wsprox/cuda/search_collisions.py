@@ -85,7 +85,7 @@ the defaults).
 import numpy as np
 from numba import float64, int64
 
-from ._device import cuda, scratch
+from ._device import cuda, launch, scratch
 from .hull import SHARED_SLOTS, dd_add, group_scan, merge_pair, pava_run
 
 __all__ = ["THREADS", "TILE", "solve"]
@@ -131,7 +131,7 @@ def _tiles(x, lam, tile, Eh, El, toth, totl, bh, bl, V, tlo, thi, tsteps):
     t0 = c * tile
     n = min(tile, d - t0)
     xr, Vr = x[r], V[r]
-    pts = (Eh[r], El[r], toth[r], totl[r], bh[r], bl[r])  # bh, bl: never read for ranges in one tile
+    pts = (Eh[r], El[r], toth[r], totl[r], bh[r], bl[r], xr)  # bh, bl: never read for ranges in one tile
     f8 = cuda.shared.array(0, float64)
     ph, pl = f8[:T], f8[T:2 * T]
     i8 = cuda.shared.array(0, int64)
@@ -225,7 +225,7 @@ def _offsets(toth, totl, tsteps, levels_in, bh, bl, lvl):
 
 
 @cuda.jit
-def _level(h, index, tile, lam, Eh, El, toth, totl, bh, bl, V, tlo, thi, cum, lvl):
+def _level(h, index, tile, lam, x, Eh, El, toth, totl, bh, bl, V, tlo, thi, cum, lvl):
     # One block per pair of segments of h tiles whose right one is not empty.
     d = V.shape[1]
     C = tlo.shape[1]
@@ -237,7 +237,7 @@ def _level(h, index, tile, lam, Eh, El, toth, totl, bh, bl, V, tlo, thi, cum, lv
     T = cuda.blockDim.x
     sh = cuda.shared.array(0, int64)[:SHARED_SLOTS * T]
     steps = merge_pair(t, T, t, u0, u0 + h, u1, min(u1 * tile, d), tlo[r], thi[r], cum[r], V[r],
-                       (Eh[r], El[r], toth[r], totl[r], bh[r], bl[r]), tile, lam, d, sh)
+                       (Eh[r], El[r], toth[r], totl[r], bh[r], bl[r], x[r]), tile, lam, d, sh)
     if t == 0:
         cuda.atomic.max(lvl, (r, index), steps)
 
@@ -310,13 +310,13 @@ def solve(x, lam, starts, counts, rounds):
     tlo, thi, cum = (scratch(f"search.{a}", (n, C), np.int64) for a in ("tlo", "thi", "cum"))
     tsteps = scratch("search.tsteps", (n, C, max(levels_in, 1)), np.int64)
     lvl = scratch("search.lvl", (n, max(levels_in + levels, 1)), np.int64)
-    _tiles[n * C, threads, 0, 8 * ((6 + SHARED_SLOTS) * threads + tile)](
+    launch(_tiles, n * C, threads, 8 * ((6 + SHARED_SLOTS) * threads + tile))(
         x, lam, tile, Eh, El, toth, totl, bh, bl, V, tlo, thi, tsteps)
-    _offsets[n, threads, 0, 8 * 3 * threads](toth, totl, tsteps, levels_in, bh, bl, lvl)
+    launch(_offsets, n, threads, 8 * 3 * threads)(toth, totl, tsteps, levels_in, bh, bl, lvl)
     for k in range(levels):
         h = 1 << k
         pairs = (C - h + 2 * h - 1) // (2 * h)
-        _level[n * pairs, threads, 0, 8 * SHARED_SLOTS * threads](
-            h, levels_in + k, tile, lam, Eh, El, toth, totl, bh, bl, V, tlo, thi, cum, lvl)
-    _count[n, threads, 0, 8 * threads](V, tlo, thi, lvl, cum, starts, counts, rounds)
-    _gather[n * C, threads](V, tlo, thi, cum, starts)
+        launch(_level, n * pairs, threads, 8 * SHARED_SLOTS * threads)(
+            h, levels_in + k, tile, lam, x, Eh, El, toth, totl, bh, bl, V, tlo, thi, cum, lvl)
+    launch(_count, n, threads, 8 * threads)(V, tlo, thi, lvl, cum, starts, counts, rounds)
+    launch(_gather, n * C, threads)(V, tlo, thi, cum, starts)

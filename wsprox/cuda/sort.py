@@ -21,7 +21,7 @@ prox does not see (tied entries always share a cluster).
 """
 import numpy as np
 
-from ._device import cuda, grid_1d, scratch
+from ._device import cuda, grid_1d, launch, scratch
 
 __all__ = ["rank_rows"]
 
@@ -101,17 +101,17 @@ def bitonic_argsort(rows):
     keys = scratch("sort.keys", (n, p), np.float64)
     index = scratch("sort.index", (n, p), np.int64)
     grid = grid_1d(n * p)
-    _load[grid](rows, keys, index)
+    launch(_load, *grid)(rows, keys, index)
     k = 2
     while k <= p:
         j = k // 2
         while j >= 1:
-            _bitonic_step[grid](keys, index, k, j)
+            launch(_bitonic_step, *grid)(keys, index, k, j)
             j //= 2
         k *= 2
     x = scratch("sort.x", (n, d), np.float64)
     order = scratch("sort.order", (n, d), np.int64)
-    _store[grid_1d(n * d)](keys, index, x, order)
+    launch(_store, *grid_1d(n * d))(keys, index, x, order)
     return order, x
 
 
@@ -141,5 +141,5 @@ def rank_rows(rows, owner=None):
     else:
         return bitonic_argsort(rows)
     x = scratch("sort.x", rows.shape, np.float64)
-    _gather[grid_1d(rows.size)](rows, order, x)
+    launch(_gather, *grid_1d(rows.size))(rows, order, x)
     return order, x
