@@ -7,7 +7,7 @@
 #
 # Writes into $OUT (default: ./gpu_check_out):
 #   env.txt          the GPU, driver and library versions
-#   pytest.txt       python -m pytest -q tests/test_cuda.py tests/test_torch.py, on the GPU
+#   pytest.txt       python -m pytest -q tests/test_cuda.py tests/test_cuda_grid.py tests/test_torch.py, on the GPU
 #   bench_cuda.txt   python -m wsprox.bench --backend cuda: random normal input (single rows 1e4 .. 1e8, the
 #                    batches 16x128, 4096x1024, 100000x100, on every device array kind), then every
 #                    worst-case family (1e4 .. 1e7, on torch tensors where torch has CUDA)
@@ -85,7 +85,7 @@ EOF
 step env "$T_ENV" "$OUT/env.txt" \
     bash -c 'date -u; nvidia-smi || echo "nvidia-smi: not available"; "$1" "$2"' env "$PY" "$PARTS/env.py"
 step tests "$T_TESTS" "$OUT/pytest.txt" \
-    "$PY" -m pytest -q -p no:cacheprovider "${TESTS[@]}" tests/test_cuda.py tests/test_torch.py
+    "$PY" -m pytest -q -p no:cacheprovider "${TESTS[@]}" tests/test_cuda.py tests/test_cuda_grid.py tests/test_torch.py
 step "bench normal" "$T_NORMAL" "$OUT/bench_cuda.txt" \
     "$PY" -m wsprox.bench --backend cuda --inputs normal "${NORMAL[@]}" --json "$PARTS/normal.json"
 # shellcheck disable=SC2086  # one word per family
