@@ -11,12 +11,11 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from numba import get_num_threads, prange
 
 from .. import _rows
 from .._backend import Backend, is_device_array, solvers
 from .._validation import check_no_grad, check_real_dtype, check_tensor_dtype, compute_dtype, result_dtype
-from .parallel import kernel, threaded
+from .parallel import kernel, row_parts
 from .pipeline import prox_rows
 
 __all__ = ["BACKEND", "as_float_array", "check_host_out", "finite_magnitude", "non_finite_message"]
@@ -64,13 +63,11 @@ def _host_view(w):
 
 
 @kernel
-def _extremes(flat, parts):
-    # min, max and the count of entries that are not finite, in one pass.
+def _extremes(lo, hi, flat, lows, highs, bad):
+    # min, max and the count of entries that are not finite of every piece, in one pass.
     n = flat.size
-    lows = np.empty(parts)
-    highs = np.empty(parts)
-    bad = np.zeros(parts, dtype=np.int64)
-    for p in prange(parts):
+    parts = lows.size
+    for p in range(lo, hi):
         low = np.inf
         high = -np.inf
         count = 0
@@ -82,7 +79,6 @@ def _extremes(flat, parts):
         lows[p] = low
         highs[p] = high
         bad[p] = count
-    return lows.min(), highs.max(), bad.sum()
 
 
 def finite_magnitude(a: np.ndarray, name: str = "w") -> float:
@@ -103,8 +99,11 @@ def finite_magnitude(a: np.ndarray, name: str = "w") -> float:
     if a.size == 0:
         return 0.0
     flat = a.reshape(-1).astype(compute_dtype(a.dtype), copy=False)
-    low, high, nans = _extremes(flat, get_num_threads() if threaded(flat.size) else 1)
-    if not nans and np.isfinite(low) and np.isfinite(high):
+    parts = row_parts(1, flat.size)
+    lows, highs, bad = np.empty(parts), np.empty(parts), np.empty(parts, dtype=np.int64)
+    _extremes(parts, flat, lows, highs, bad)
+    low, high = lows.min(), highs.max()
+    if not bad.any() and np.isfinite(low) and np.isfinite(high):
         return float(max(high, -low))
     first = int(np.argmax(~np.isfinite(flat)))
     raise ValueError(non_finite_message(name, a.shape, first, flat[first]))
@@ -154,7 +153,7 @@ class CPUBackend(Backend):
     Examples
     --------
     >>> from wsprox.cpu import BACKEND
-    >>> BACKEND.name, BACKEND.auto_method(1, 1000)
+    >>> BACKEND.name, BACKEND.auto_method(1)
     ('cpu', 'pava')
     """
 
@@ -163,7 +162,7 @@ class CPUBackend(Backend):
     def __init__(self):
         self.solvers = solvers("wsprox.cpu")
 
-    def auto_method(self, n_rows, d):
+    def auto_method(self, n_rows, d=None):
         """PAVA, whatever the rows (:math:`O(d)` per row, the fastest on a few cores)."""
         return "pava"
 

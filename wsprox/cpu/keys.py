@@ -25,30 +25,27 @@ bits and then order the values by index, not by value
 **Sort.** Read as float64, keys are positive finite numbers of the same order
 (their top two bits are zero), which NumPy's SIMD sort handles faster than
 unsigned integers (about 15%); :data:`END` is above the key of every finite
-value and stands for padding or past the end of a run. :func:`sort_keys`
-sorts large inputs on two threads (NumPy releases the GIL).
+value and stands for padding or past the end of a run.
+
+**Parallel sort.** :func:`sort_keys` sorts a large row as one run per thread
+on the pool of :mod:`wsprox.cpu.pool` (NumPy's sort releases the GIL) and
+merges the runs pairwise (:func:`merge_start`, :func:`merge_next`: merge
+path, every task merges an equal slice of the output) down to two, which
+the caller merges while decoding; a batch is split by rows. The keys being
+distinct, the result is the same whatever the number of threads.
 """
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
-from numba import njit
+from numba import get_num_threads, njit
 
-from .parallel import threaded
+from .parallel import TASKS, kernel, threaded
+from .pool import run
 
-__all__ = ["END", "decode32", "decode_index", "encode", "ordered", "sort_keys", "top_bits"]
+__all__ = ["END", "decode32", "decode_index", "encode", "merge_next", "merge_start", "ordered", "sort_keys",
+           "top_bits"]
 
 #: Keys use the low 62 bits, so that NumPy sorts them as (positive, finite)
 #: float64 bit patterns; this one is above the key of every finite value.
 END = np.uint64((1 << 62) - 1)
-
-_pool = None
-
-
-def _threads():
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="wsprox-sort")
-    return _pool
 
 
 @njit(cache=True, inline="always")
@@ -133,17 +130,89 @@ def decode32(key):
     return u ^ np.uint32(0x80000000) if u & np.uint32(0x80000000) else ~u
 
 
-def sort_keys(keys, *, halves=True):
-    """Sort every row of ``keys`` in place, on two threads for large inputs.
+@njit(cache=True, inline="always")
+def merge_start(keys, r, a, m, e, k):
+    """Merge path: how many of the first ``k`` keys of the merge of the sorted
+    runs ``keys[r, a:m]`` and ``keys[r, m:e]`` come from the first run (ties
+    go to the second, as in :func:`merge_next`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> keys = np.array([[1, 4, 6, 2, 3, 5]], dtype=np.uint64)   # merged: 1 2 3 4 5 6
+    >>> [merge_start(keys, 0, 0, 3, 6, k) for k in range(7)]
+    [0, 1, 1, 1, 2, 2, 3]
+    """
+    lo = max(0, k - (e - m))
+    hi = min(k, m - a)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if keys[r, a + mid] < keys[r, m + k - mid - 1]:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True, inline="always")
+def merge_next(keys, r, i, j, m, e):
+    """One step of the merge of the sorted runs ``keys[r, :m]`` (next at
+    ``i``) and ``keys[r, m:e]`` (next at ``j``): the smaller next key and the
+    new ``i, j``. Branch-free (random keys defeat branch prediction);
+    :data:`END` stands past the end of a run.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> keys = np.array([[1, 4, 2, 3]], dtype=np.uint64)
+    >>> i, j, out = 0, 2, []
+    >>> for _ in range(4):
+    ...     key, i, j = merge_next(keys, 0, i, j, 2, 4)
+    ...     out.append(int(key))
+    >>> out
+    [1, 2, 3, 4]
+    """
+    x = keys[r, min(i, m - 1)] if i < m else END
+    y = keys[r, min(j, e - 1)] if j < e else END
+    left = np.int64(x < y)
+    return min(x, y), i + left, j + 1 - left
+
+
+@kernel
+def _merge_pairs(lo, hi, src, bounds, pieces, dst):
+    # Merge the runs [bounds[2g], bounds[2g+1]) and [bounds[2g+1], bounds[2g+2])
+    # of every row of src into dst (a last odd run is copied), every pair's
+    # output cut into `pieces` tasks.
+    runs = bounds.size - 1
+    pairs = (runs + 1) // 2
+    for t in range(lo, hi):
+        r = t // (pairs * pieces)
+        q = t - r * pairs * pieces
+        g = q // pieces
+        p = q - g * pieces
+        a = bounds[2 * g]
+        m = bounds[min(2 * g + 1, runs)]
+        e = bounds[min(2 * g + 2, runs)]
+        first = a + p * (e - a) // pieces
+        i = a + merge_start(src, r, a, m, e, first - a)
+        j = m + first - i
+        for k in range(first, a + (p + 1) * (e - a) // pieces):
+            dst[r, k], i, j = merge_next(src, r, i, j, m, e)
+
+
+def sort_keys(keys, *, halves=True, work=None):
+    """Sort every row of ``keys`` in place, on the pool's threads for large inputs.
 
     Parameters
     ----------
     keys : ndarray of uint64, shape (n, d), C-contiguous
-        Keys (below or equal to :data:`END`), sorted as float64 bit patterns.
+        Distinct keys (below :data:`END`; or padded with it), sorted as float64 bit patterns.
     halves : bool, optional
-        Whether a single large row is sorted as two halves on the two
-        threads, to be merged by the caller (otherwise it is sorted whole;
-        a batch is split by rows between the threads).
+        Whether a single large row is sorted as runs on the threads and merged
+        down to two halves, to be merged by the caller (otherwise rows are
+        sorted whole; a batch is split by rows between the threads).
+    work : Workspace, optional
+        Where the merges' work array lives (default: a fresh one).
 
     Returns
     -------
@@ -159,16 +228,33 @@ def sort_keys(keys, *, halves=True):
     (4, array([1, 2, 3], dtype=uint64))
     """
     n, d = keys.shape
-    keys = keys.view(np.float64)          # same order: see END
-    if not threaded(n * d) or (n == 1 and not halves):
-        keys.sort(axis=1)
+    floats = keys.view(np.float64)          # same order: see END
+    threads = get_num_threads()
+    runs = min(d, threads // n) if halves else 1
+    if not threaded(n * d) or runs <= 1:
+        chunks = min(n, TASKS * threads) if threaded(n * d) else 1
+        run(chunks, lambda c: floats[c * n // chunks:(c + 1) * n // chunks].sort(axis=1))
         return d
-    if n == 1:
-        split = d // 2
-        pieces = (keys[:, :split], keys[:, split:])
-    else:
-        split = d
-        pieces = (keys[: n // 2], keys[n // 2:])
-    for f in [_threads().submit(p.sort, axis=1) for p in pieces]:
-        f.result()
-    return split
+    bounds = np.arange(runs + 1) * d // runs
+    # The merges, ceil(log2(runs)) - 1 of them, alternate between keys and a
+    # spare array and must end in keys: for an odd number the runs start in spare.
+    merges = (runs - 1).bit_length() - 1
+    spare = None if merges == 0 else np.empty_like(keys) if work is None else work.array("merge", (n, d), np.uint64)
+    src = spare if merges % 2 else keys
+
+    def sort_run(t):
+        r, p = divmod(t, runs)
+        a, b = bounds[p], bounds[p + 1]
+        if src is not keys:
+            src[r, a:b] = keys[r, a:b]
+        src[r, a:b].view(np.float64).sort()
+
+    run(n * runs, sort_run)
+    other = spare if src is keys else keys
+    while bounds.size > 3:
+        pairs = bounds.size // 2
+        pieces = max(1, TASKS * threads // (n * pairs))
+        _merge_pairs(n * pairs * pieces, src, bounds, pieces, other)
+        src, other = other, src
+        bounds = np.append(bounds[:-1:2], d)
+    return int(bounds[1])

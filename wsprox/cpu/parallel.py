@@ -1,28 +1,36 @@
-"""Threading policy of the CPU backend: which passes run on several threads.
+"""Threading policy of the CPU backend: which passes run on several threads, and how.
 
-A ``parallel=True`` kernel wakes every thread of the pool and waits for the
-last one at the end of each ``prange`` loop. On a busy machine a thread may
-wait a whole scheduler time slice (milliseconds) for a core, which costs
-more than a pass over a million entries. So a pass runs on all of Numba's
-threads only when it has at least :data:`THREADED_MIN` entries
-(:func:`threaded`), and then splits a single row among the threads or a
-batch by rows (:func:`row_parts`). :func:`kernel` compiles a function twice,
-threaded and serial (``prange`` is then ``range``), and the call picks the
-threaded one only when its first argument is that large;
-:func:`serial_unless_large` does the same for kernels that call other
-parallel kernels. :func:`passive_openmp` asks OpenMP's idle workers to sleep
-at once instead of spinning.
+A pass runs on several threads only when it has at least :data:`THREADED_MIN`
+entries (:func:`threaded`): below, waking threads costs more than the pass.
+Then it runs on the one pool of :mod:`wsprox.cpu.pool`, as :data:`TASKS`
+tasks per thread, claimed dynamically (so a busy core costs its share of the
+work, not a wait for it): :func:`row_parts` cuts a single large row into
+pieces and leaves a batch by rows, and :class:`kernel` compiles a pass
+written over a range of tasks as a serial ``nogil`` kernel and runs chunks of
+its tasks on the pool. No OpenMP worker is involved, so none spins beside
+the sort, and nothing process-wide is changed.
+
+The collision algorithms other than PAVA need many barriers inside one
+kernel (a level of merges, a scan, a round of collisions) and stay Numba
+``parallel=True`` kernels: :func:`serial_unless_large` runs them on one
+OpenMP thread unless the pass is large. :func:`passive_openmp` asks OpenMP's
+idle workers to sleep at once, for callers that time those algorithms.
 """
 import os
-import types
 from contextlib import contextmanager
 
 from numba import get_num_threads, njit, set_num_threads
 
-__all__ = ["THREADED_MIN", "kernel", "passive_openmp", "row_parts", "serial_unless_large", "threaded"]
+from .pool import run
 
-#: Entries from which a pass runs on all of Numba's threads.
+__all__ = ["TASKS", "THREADED_MIN", "kernel", "passive_openmp", "row_parts", "serial_unless_large", "threaded"]
+
+#: Entries from which a pass runs on several threads.
 THREADED_MIN = 1 << 17
+
+#: Tasks per thread of a threaded pass: enough that a thread without a core
+#: leaves little work behind it for the others to wait on.
+TASKS = 8
 
 
 def threaded(size):
@@ -37,23 +45,26 @@ def threaded(size):
 
 
 def row_parts(n, d):
-    """Tasks per row of an ``(n, d)`` pass: a single large row is split
-    among the threads, a batch is split by rows.
+    """Pieces per row of an ``(n, d)`` pass: a single large row is cut into
+    about :data:`TASKS` pieces per thread (of at least ``THREADED_MIN / 8``
+    entries), a batch of enough rows is split by rows.
 
     Examples
     --------
-    >>> row_parts(1, 1000)
-    1
+    >>> row_parts(1, 1000), row_parts(1000, 1000) == 1
+    (1, True)
     """
-    return max(1, get_num_threads() // n) if threaded(n * d) else 1
+    if not threaded(n * d):
+        return 1
+    return max(1, min(-(-TASKS * get_num_threads() // n), 8 * d // THREADED_MIN))
 
 
 @contextmanager
 def serial_unless_large(size):
     """Run Numba's parallel kernels on one thread unless a pass is large.
 
-    For kernels that call other parallel kernels (the collision algorithms
-    of :mod:`wsprox.cpu`), where :class:`kernel` cannot choose per call.
+    For the collision algorithms of :mod:`wsprox.cpu` that are ``parallel=True``
+    kernels (they call other parallel kernels, with barriers between them).
 
     Examples
     --------
@@ -76,17 +87,15 @@ def serial_unless_large(size):
 def passive_openmp():
     """Ask OpenMP's idle workers to sleep at once (``OMP_WAIT_POLICY=PASSIVE``).
 
-    After every parallel loop OpenMP's workers (Numba's threading layer here,
-    and PyTorch's) spin for milliseconds by default before they sleep,
-    holding a core. The ranking sorts on two Python threads right after
-    parallel passes, so on a machine with few cores the spinning workers take
-    a core from a sort: a prox of ``10^6`` entries takes about 30% longer
-    on two cores. wsprox does not change the process's OpenMP policy on
-    import (it would change PyTorch's too); ``python -m wsprox.bench`` and
-    ``python -m paper_figures`` call this first, and users can set the
-    variable themselves. A value already set is kept, and the call has no
-    effect once an OpenMP runtime is loaded (Numba's first parallel call, or
-    PyTorch's import): the runtime reads the variable when it loads.
+    After every parallel loop OpenMP's workers spin for milliseconds by
+    default before they sleep, holding a core. The default pipeline (PAVA)
+    uses no OpenMP worker (:mod:`wsprox.cpu.pool`); the other collision
+    algorithms do, and on a machine with few cores the spinning workers then
+    take a core from the passes after them. wsprox never changes the
+    process's OpenMP policy (it would change PyTorch's too);
+    ``python -m wsprox.bench --openmp passive`` and ``python -m
+    paper_figures`` call this first. A value already set is kept, and the
+    call has no effect once an OpenMP runtime is loaded.
 
     Examples
     --------
@@ -98,37 +107,39 @@ def passive_openmp():
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
-def _renamed(fn, suffix):
-    # A separate function object (own on-disk cache entry) with the same code.
-    g = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + suffix,
-                           fn.__defaults__, fn.__closure__)
-    g.__qualname__ = fn.__qualname__ + suffix
-    g.__doc__ = fn.__doc__
-    return g
-
-
 class kernel:
-    """Decorator: ``fn`` compiled threaded and serial, chosen per call.
+    """Decorator: a pass over a range of tasks, run in chunks on the pool.
+
+    ``fn(lo, hi, *args)`` does tasks ``lo..hi-1`` of a pass (it must give the
+    same result however the tasks are cut); it is compiled as a serial
+    ``nogil`` Numba kernel, cached. ``k(tasks, *args)`` runs all the tasks:
+    in one call when the pass is small (its first array, ``args[0]``, has
+    fewer than :data:`THREADED_MIN` entries) or has one task, else in up to
+    :data:`TASKS` chunks per thread on :func:`wsprox.cpu.pool.run`.
 
     Examples
     --------
-    The kernels of the CPU pipeline are defined with it (``@kernel`` in place
-    of ``@njit(cache=True, parallel=True)``; functions defined interactively
-    cannot be cached):
+    The kernels of the CPU pipeline are defined with it (functions defined
+    interactively cannot be cached):
 
     >>> import numpy as np
     >>> from wsprox.cpu.repair import _is_sorted
-    >>> _is_sorted.threaded.targetoptions["parallel"], "parallel" in _is_sorted.serial.targetoptions
-    (True, False)
-    >>> bool(_is_sorted(np.array([[1.0, 2.0, 2.0]]), 1))
-    True
+    >>> bad = np.zeros(1, dtype=np.int64)
+    >>> _is_sorted(1, np.array([[1.0, 2.0, 2.0]]), 1, bad)
+    >>> _is_sorted.compiled.targetoptions["nogil"], int(bad[0])
+    (True, 0)
     """
 
     def __init__(self, fn):
-        self.threaded = njit(cache=True, parallel=True)(fn)
-        self.serial = njit(cache=True)(_renamed(fn, "_serial"))
+        self.compiled = njit(cache=True, nogil=True)(fn)
         self.__doc__ = fn.__doc__
         self.__name__ = fn.__name__
+        self.__wrapped__ = fn
 
-    def __call__(self, *args):
-        return (self.threaded if threaded(args[0].size) else self.serial)(*args)
+    def __call__(self, tasks, *args):
+        compiled = self.compiled
+        if tasks <= 1 or not threaded(args[0].size):
+            compiled(0, tasks, *args)
+            return
+        chunks = min(tasks, TASKS * get_num_threads())
+        run(chunks, lambda c: compiled(c * tasks // chunks, (c + 1) * tasks // chunks, *args))

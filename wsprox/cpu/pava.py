@@ -12,10 +12,11 @@ beneath it, the two collide and merge:
             merge them into a..k
 
 Each particle is pushed once and popped at most once: :math:`O(d)` work and
-depth after the sort. Rows of a batch run in parallel (``prange``), each row
-sequentially; ``rounds`` is ``d``, the sequential steps of the row.
+depth after the sort. Rows of a batch run in parallel (tasks on the pool of
+:mod:`wsprox.cpu.pool`), each row sequentially; ``rounds`` is ``d``, the
+sequential steps of the row.
 """
-from numba import njit, prange
+from numba import njit
 
 from .blocks import block_value
 from .parallel import kernel
@@ -59,9 +60,23 @@ pava_row = njit(cache=True)(_pava_row)
 
 
 @kernel
-def solve(x, lam, starts, counts, rounds, sums):
-    """Blocks of every sorted row of ``x`` (see :mod:`wsprox.cpu`)."""
-    n, d = x.shape
-    for r in prange(n):
+def _pava_rows(lo, hi, x, lam, starts, counts, rounds, sums):
+    d = x.shape[1]
+    for r in range(lo, hi):
         counts[r] = pava_row(x[r], lam, starts[r], sums[r])
         rounds[r] = d
+
+
+def solve(x, lam, starts, counts, rounds, sums):
+    """Blocks of every sorted row of ``x`` (see :mod:`wsprox.cpu`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([[0.0, 1.0, 10.0]])
+    >>> starts, counts, rounds = np.empty((1, 4), dtype=np.int64), np.empty(1, dtype=np.int64), np.empty(1, dtype=np.int64)
+    >>> solve(x, 2.0, starts, counts, rounds, np.empty_like(x))
+    >>> counts, starts[0, :3]
+    (array([2]), array([0, 2, 3]))
+    """
+    _pava_rows(x.shape[0], x, lam, starts, counts, rounds, sums)

@@ -13,10 +13,11 @@ For each row ``w`` of a batch:
    ``out[order[k]]`` for every ``k`` of the block.
 
 Steps 1 and 3 are the same for every algorithm and run in parallel over
-pieces of a row (one row) or over the rows (a batch).
+pieces of a row (one row) or over the rows (a batch), as tasks on the pool
+of :mod:`wsprox.cpu.pool`.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .blocks import block_value
 from .parallel import kernel, row_parts, serial_unless_large
@@ -83,7 +84,7 @@ def prox_rows(solve, rows, lam, l1, out, labels=None, *, warm=None):
     parts = row_parts(n, d)
     _settle(x, starts, counts, order, lam, l1, parts, out)
     if labels is not None:
-        _labels(out, order, starts, counts, labels)
+        _labels(n, out, order, starts, counts, labels)
     return counts, rounds
 
 
@@ -140,22 +141,20 @@ def _settle_run(x, starts, order, lam, l1, r, lo, hi, out):
 
 
 @kernel
-def _settle(x, starts, counts, order, lam, l1, parts, out):
-    """Block values, soft-thresholded, scattered to ``out`` in one pass.
-
-    Rounding can leave neighbouring blocks a few ulps out of order; a running
-    max restores the order the exact answer has. Every row is cut into
-    ``parts`` runs of blocks settled in parallel, each with its own running
-    max; then, in order, the blocks at the head of a run that lie below the
-    max of the runs before it are raised to it (rare, and only a few).
-    """
-    n = counts.size
-    tops = np.empty((n, parts))
-    for t in prange(n * parts):
+def _settle_parts(lo, hi, x, starts, counts, order, lam, l1, parts, out, tops):
+    # Part t % parts of the blocks of row t // parts, with its own running max.
+    for t in range(lo, hi):
         r = t // parts
         p = t - r * parts
         tops[r, p] = _settle_run(x, starts, order, lam, l1, r,
                                  p * counts[r] // parts, (p + 1) * counts[r] // parts, out)
+
+
+@njit(cache=True)
+def _raise_heads(x, starts, counts, order, lam, l1, tops, out):
+    # In order, the blocks at the head of a part that lie below the max of the
+    # parts before it are raised to it.
+    n, parts = tops.shape
     for r in range(n):
         top = -np.inf
         for p in range(parts):
@@ -168,12 +167,26 @@ def _settle(x, starts, counts, order, lam, l1, parts, out):
             top = max(top, tops[r, p])
 
 
+def _settle(x, starts, counts, order, lam, l1, parts, out):
+    """Block values, soft-thresholded, scattered to ``out`` in one pass.
+
+    Rounding can leave neighbouring blocks a few ulps out of order; a running
+    max restores the order the exact answer has. Every row is cut into
+    ``parts`` runs of blocks settled in parallel, each with its own running
+    max; then, in order, the blocks at the head of a run that lie below the
+    max of the runs before it are raised to it (rare, and only a few).
+    """
+    tops = np.empty((counts.size, parts))
+    _settle_parts(tops.size, x, starts, counts, order, lam, l1, parts, out, tops)
+    if parts > 1:
+        _raise_heads(x, starts, counts, order, lam, l1, tops, out)
+
+
 @kernel
-def _labels(out, order, starts, counts, labels):
+def _labels(lo, hi, out, order, starts, counts, labels):
     # Labels number the distinct *output* values: soft-thresholding and the
     # output dtype can make neighbouring blocks equal, and then they share one.
-    n = counts.size
-    for r in prange(n):
+    for r in range(lo, hi):
         label = -1
         prev = 0.0
         for b in range(counts[r]):

@@ -15,17 +15,19 @@ nothing to repair. For float64 the key holds the value's top ``62 - s`` bits
 only: the values are gathered through the order, and every run of keys whose
 top bits tie (rare: values within a relative :math:`2^{s-50}` of each other)
 and is out of order is sorted by value in one linear pass (insertion sort
-when short, a sort of the run otherwise). A large row is sorted as two
-halves on two threads and merged while decoding (merge path: every thread
-merges its own slice of the output).
+when short, a sort of the run otherwise). A large row is sorted as one run
+per thread (:func:`~wsprox.cpu.keys.sort_keys`), merged down to two, and
+those are merged while decoding (merge path: every task merges its own
+slice of the output); every pass runs in tasks on the pool of
+:mod:`wsprox.cpu.pool`.
 
 The warm ranking (:mod:`wsprox.cpu.repair`) reuses the gather and the repair
 of tied runs.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from .keys import END, decode32, decode_index, encode, sort_keys, top_bits
+from .keys import decode32, decode_index, encode, merge_next, merge_start, sort_keys, top_bits
 from .parallel import kernel, row_parts
 from .workspace import Workspace
 
@@ -36,55 +38,32 @@ _INSERTION_MAX = 16
 
 
 @kernel
-def _pack(bits, shift, parts, keys):
-    n, d = bits.shape
+def _pack(lo, hi, bits, shift, parts, keys):
+    d = bits.shape[1]
     width = bits.itemsize * 8
-    for t in prange(n * parts):
+    for t in range(lo, hi):
         r = t // parts
         p = t - r * parts
         for k in range(p * d // parts, (p + 1) * d // parts):
             keys[r, k] = encode(bits[r, k], width, shift, k)
 
 
-@njit(cache=True, inline="always")
-def _merge_start(keys, r, split, k):
-    # Merge path: how many of the first ``k`` merged keys come from [0, split).
-    d = keys.shape[1]
-    lo = max(0, k - (d - split))
-    hi = min(k, split)
-    while lo < hi:
-        m = (lo + hi) // 2
-        if keys[r, m] < keys[r, split + k - m - 1]:
-            lo = m + 1
-        else:
-            hi = m
-    return lo
-
-
 @kernel
-def _unpack(keys, split, parts, shift, exact, x, order):
+def _unpack(lo, hi, keys, split, parts, shift, exact, x, order):
     """Merge the two sorted runs of every row of keys into ``order``, and,
     when the keys hold whole float32 values (``exact``), decode the sorted
     values into ``x`` as float64."""
-    n, d = keys.shape
-    for t in prange(n * parts):
+    d = keys.shape[1]
+    bits = np.empty(1, dtype=np.uint32)      # reinterpreted as float32 below
+    value = bits.view(np.float32)
+    for t in range(lo, hi):
         r = t // parts
         p = t - r * parts
-        lo = p * d // parts
-        hi = (p + 1) * d // parts
-        i = _merge_start(keys, r, split, lo)
-        j = split + lo - i
-        bits = np.empty(1, dtype=np.uint32)      # reinterpreted as float32 below
-        value = bits.view(np.float32)
-        for k in range(lo, hi):
-            # Branch-free merge step (random keys defeat branch prediction);
-            # END, above every key, stands past the end of a run.
-            a = keys[r, min(i, split - 1)] if i < split else END
-            b = keys[r, min(j, d - 1)] if j < d else END
-            left = np.int64(a < b)
-            key = min(a, b)
-            i += left
-            j += 1 - left
+        first = p * d // parts
+        i = merge_start(keys, r, 0, split, d, first)
+        j = split + first - i
+        for k in range(first, (p + 1) * d // parts):
+            key, i, j = merge_next(keys, r, i, j, split, d)
             order[r, k] = decode_index(key, shift)
             if exact:
                 bits[0] = decode32(key)
@@ -92,11 +71,11 @@ def _unpack(keys, split, parts, shift, exact, x, order):
 
 
 @kernel
-def _gather_chunks(rows, order, chunk, x, unsorted):
+def _gather_chunks(lo, hi, rows, order, chunk, x, unsorted):
     # x = rows[order], and which chunks of x hold a descent (one task each).
-    n, d = x.shape
+    d = x.shape[1]
     nc = unsorted.shape[1]
-    for t in prange(n * nc):
+    for t in range(lo, hi):
         r = t // nc
         c = t - r * nc
         previous = -np.inf
@@ -150,34 +129,34 @@ def _run_cut(xbits, r, s, first, last, c):
 
 
 @kernel
-def _repair_ties(x, order, shift, span, parts):
+def _repair_ties(lo, hi, x, order, shift, span, parts):
     """Sort by value every run of ``x`` whose top ``62 - shift`` bits tie.
 
     Within a span of entries sorted by key, entries of different top bits
     are in order, so only such runs can hold a descent. Every span is cut
     into ``parts`` pieces at run starts, repaired in parallel.
     """
-    n, d = x.shape
+    d = x.shape[1]
     xbits = x.view(np.uint64)
     s = np.uint64(shift)
     spans = (d + span - 1) // span
-    for t in prange(n * spans * parts):
+    for t in range(lo, hi):
         r = t // (spans * parts)
         q = t - r * spans * parts
         first = q // parts * span
         last = min(first + span, d)
         p = q - q // parts * parts
-        lo = _run_cut(xbits, r, s, first, last, first + p * (last - first) // parts)
-        hi = _run_cut(xbits, r, s, first, last, first + (p + 1) * (last - first) // parts)
-        k = lo + 1
-        while k < hi:
+        start = _run_cut(xbits, r, s, first, last, first + p * (last - first) // parts)
+        end = _run_cut(xbits, r, s, first, last, first + (p + 1) * (last - first) // parts)
+        k = start + 1
+        while k < end:
             if x[r, k] < x[r, k - 1]:
                 top = _top(xbits, r, k, s)
                 a = k - 1
-                while a > lo and _top(xbits, r, a - 1, s) == top:
+                while a > start and _top(xbits, r, a - 1, s) == top:
                     a -= 1
                 b = k + 1
-                while b < hi and _top(xbits, r, b, s) == top:
+                while b < end and _top(xbits, r, b, s) == top:
                     b += 1
                 _sort_run(x, order, r, a, b)
                 k = b
@@ -204,8 +183,8 @@ def sort_rows(rows, work=None):
 
     Notes
     -----
-    One SIMD sort of ``n * d`` 64-bit keys (a large row as two halves on two
-    threads, merged) plus :math:`O(nd)` passes; float64 adds a gather of the
+    One SIMD sort of ``n * d`` 64-bit keys (a large row as one run per
+    thread, merged) plus :math:`O(nd)` passes; float64 adds a gather of the
     values through the order, and a run of ``m`` keys whose top ``62 - s``
     bits tie costs :math:`O(m \log m)` more.
 
@@ -221,17 +200,17 @@ def sort_rows(rows, work=None):
     shift = int(d - 1).bit_length()
     parts = row_parts(n, d)
     keys = work.array("keys", (n, d), np.uint64)
-    _pack(rows.view(np.uint32 if rows.dtype == np.float32 else np.uint64), shift, parts, keys)
-    split = sort_keys(keys)
+    _pack(n * parts, rows.view(np.uint32 if rows.dtype == np.float32 else np.uint64), shift, parts, keys)
+    split = sort_keys(keys, work=work)
     x = work.array("x", (n, d), np.float64)
     order = work.array("order", (n, d), np.int64)
     exact = rows.dtype == np.float32 and shift <= 30
-    _unpack(keys, split, parts, shift, exact, x, order)
+    _unpack(n * parts, keys, split, parts, shift, exact, x, order)
     if not exact:
         chunk = -(-d // parts)
         unsorted = np.empty((n, -(-d // chunk)), dtype=np.bool_)
-        _gather_chunks(rows, order, chunk, x, unsorted)
+        _gather_chunks(unsorted.size, rows, order, chunk, x, unsorted)
         cuts = np.arange(chunk, d, chunk)
         if unsorted.any() or np.any(x[:, cuts] < x[:, cuts - 1]):
-            _repair_ties(x, order, shift, d, parts)
+            _repair_ties(n * parts, x, order, shift, d, parts)
     return order, x

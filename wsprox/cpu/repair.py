@@ -23,7 +23,6 @@ out of order: always exact. It returns ``order`` (int64) and ``x``
 (float64), per row, as the cold ranking does.
 """
 import numpy as np
-from numba import prange
 
 from .keys import END, decode_index, encode, sort_keys
 from .parallel import kernel, row_parts
@@ -40,78 +39,76 @@ SAMPLES = 1024
 
 
 @kernel
-def _sampled_descents(rows, order, samples):
+def _sampled_descents(lo, hi, rows, order, samples, counts):
     # Descents among ``samples`` evenly spaced neighbours of rows[order], per row.
-    n, d = rows.shape
-    counts = np.zeros(n, dtype=np.int64)
-    for r in prange(n):
+    d = rows.shape[1]
+    for r in range(lo, hi):
         c = 0
         for j in range(samples):
             k = j * (d - 1) // samples
             c += rows[r, order[r, k + 1]] < rows[r, order[r, k]]
         counts[r] = c
-    return counts.sum()
 
 
 @kernel
-def _pack_chunks(x, shift, rs, cs, keys):
+def _pack_chunks(lo, hi, x, shift, rs, cs, keys):
     # Keys of the chunks (rs[t], cs[t]) of 2**shift entries of x: the value's
     # top bits and the position within the chunk; padding past the row's end
     # sorts last.
     d = x.shape[1]
     xbits = x.view(np.uint64)
-    for t in prange(rs.size):
+    for t in range(lo, hi):
         r = rs[t]
-        lo = cs[t] << shift
-        for k in range(lo, lo + (1 << shift)):
-            keys[t, k - lo] = encode(xbits[r, k], 64, shift, k - lo) if k < d else END
+        first = cs[t] << shift
+        for k in range(first, first + (1 << shift)):
+            keys[t, k - first] = encode(xbits[r, k], 64, shift, k - first) if k < d else END
 
 
 @kernel
-def _permute_chunks(keys, shift, rs, cs, x, order):
+def _permute_chunks(lo, hi, keys, shift, rs, cs, x, order):
     # Apply the sorted keys of every chunk (positions in it) to x and order.
     d = x.shape[1]
     chunk = keys.shape[1]
-    for t in prange(rs.size):
+    for t in range(lo, hi):
         r = rs[t]
-        lo = cs[t] * chunk
-        hi = min(lo + chunk, d)
-        xs = x[r, lo:hi].copy()
-        os = order[r, lo:hi].copy()
-        for k in range(lo, hi):
-            src = decode_index(keys[t, k - lo], shift)
+        first = cs[t] * chunk
+        last = min(first + chunk, d)
+        xs = x[r, first:last].copy()
+        os = order[r, first:last].copy()
+        for k in range(first, last):
+            src = decode_index(keys[t, k - first], shift)
             x[r, k] = xs[src]
             order[r, k] = os[src]
 
 
 @kernel
-def _merge_boundaries(x, order, chunk):
-    """Merge the overlap of every two neighbouring sorted chunks; False if
-    two overlaps touch (the order moved too far for the chunks)."""
-    n, d = x.shape
-    nb = (d - 1) // chunk  # boundaries per row
-    lo = np.empty((n, nb), dtype=np.int64)
-    hi = np.empty((n, nb), dtype=np.int64)
-    for f in prange(n * nb):
-        r = f // nb
-        e = (f - r * nb + 1) * chunk
-        end = min(e + chunk, d)
-        if x[r, e - 1] <= x[r, e]:
-            lo[r, f - r * nb] = e
-            hi[r, f - r * nb] = e
-            continue
-        lo[r, f - r * nb] = e - chunk + np.searchsorted(x[r, e - chunk:e], x[r, e], side="right")
-        hi[r, f - r * nb] = e + np.searchsorted(x[r, e:end], x[r, e - 1], side="left")
-    for r in range(n):
-        for b in range(1, nb):
-            if lo[r, b] < hi[r, b - 1]:
-                return False
-    for f in prange(n * nb):
+def _overlaps(lo, hi, x, chunk, starts, ends):
+    # For every boundary between two chunks (sorted each): where the entries
+    # out of order across it start and end (starts == ends: none).
+    d = x.shape[1]
+    nb = starts.shape[1]
+    for f in range(lo, hi):
         r = f // nb
         b = f - r * nb
-        a = lo[r, b]
         e = (b + 1) * chunk
-        z = hi[r, b]
+        if x[r, e - 1] <= x[r, e]:
+            starts[r, b] = e
+            ends[r, b] = e
+            continue
+        starts[r, b] = e - chunk + np.searchsorted(x[r, e - chunk:e], x[r, e], side="right")
+        ends[r, b] = e + np.searchsorted(x[r, e:min(e + chunk, d)], x[r, e - 1], side="left")
+
+
+@kernel
+def _merge_overlaps(lo, hi, x, order, chunk, starts, ends):
+    # Merge the two sorted runs of every overlap, which touch no other.
+    nb = starts.shape[1]
+    for f in range(lo, hi):
+        r = f // nb
+        b = f - r * nb
+        a = starts[r, b]
+        e = (b + 1) * chunk
+        z = ends[r, b]
         if a == z:
             continue
         left_x = x[r, a:e].copy()
@@ -127,21 +124,35 @@ def _merge_boundaries(x, order, chunk):
                 x[r, k] = x[r, j]
                 order[r, k] = order[r, j]
                 j += 1
+
+
+def _merge_boundaries(x, order, chunk):
+    """Merge the overlap of every two neighbouring sorted chunks; False if
+    two overlaps touch (the order moved too far for the chunks)."""
+    n, d = x.shape
+    nb = (d - 1) // chunk  # boundaries per row
+    starts = np.empty((n, nb), dtype=np.int64)
+    ends = np.empty((n, nb), dtype=np.int64)
+    _overlaps(n * nb, x, chunk, starts, ends)
+    if np.any(starts[:, 1:] < ends[:, :-1]):
+        return False
+    _merge_overlaps(n * nb, x, order, chunk, starts, ends)
     return True
 
 
 @kernel
-def _is_sorted(x, parts):
-    n, d = x.shape
-    bad = 0
-    for t in prange(n * parts):
+def _is_sorted(lo, hi, x, parts, bad):
+    """``bad[t]``: whether piece ``t % parts`` of row ``t // parts`` of ``x``
+    holds a descent (its first entry compared with the one before it)."""
+    d = x.shape[1]
+    for t in range(lo, hi):
         r = t // parts
         p = t - r * parts
+        bad[t] = 0
         for k in range(max(1, p * d // parts), (p + 1) * d // parts):
             if x[r, k] < x[r, k - 1]:
-                bad += 1
+                bad[t] = 1
                 break
-    return bad == 0
 
 
 def resort_rows(rows, order, work=None, *, chunk=None, samples=SAMPLES):
@@ -201,24 +212,31 @@ def resort_rows(rows, order, work=None, *, chunk=None, samples=SAMPLES):
     """
     work = Workspace() if work is None else work
     n, d = rows.shape
-    if d > 1 and _sampled_descents(rows, order, min(samples, d - 1)):
+    counts = np.zeros(n, dtype=np.int64)
+    if d > 1:
+        _sampled_descents(n, rows, order, min(samples, d - 1), counts)
+    if counts.any():
         return (*sort_rows(rows, work), False)
     if chunk is None:
         chunk = min(CHUNK, 1 << max(4, (d // 4).bit_length() - 1))
     nc = -(-d // chunk)
     x = work.array("x", (n, d), np.float64)
     unsorted = np.empty((n, nc), dtype=np.bool_)
-    _gather_chunks(rows, order, chunk, x, unsorted)
+    _gather_chunks(unsorted.size, rows, order, chunk, x, unsorted)
     rs, cs = np.nonzero(unsorted)
     if rs.size > unsorted.size // 4:
         return (*sort_rows(rows, work), False)
     if rs.size:
         shift = chunk.bit_length() - 1
         keys = work.array("chunk_keys", (rs.size, chunk), np.uint64)
-        _pack_chunks(x, shift, rs, cs, keys)
+        _pack_chunks(rs.size, x, shift, rs, cs, keys)
         sort_keys(keys, halves=False)
-        _permute_chunks(keys, shift, rs, cs, x, order)
-        _repair_ties(x, order, shift, chunk, 1)
-    if _merge_boundaries(x, order, chunk) and _is_sorted(x, row_parts(n, d)):
-        return order, x, True
+        _permute_chunks(rs.size, keys, shift, rs, cs, x, order)
+        _repair_ties(n * nc, x, order, shift, chunk, 1)
+    parts = row_parts(n, d)
+    bad = np.empty(n * parts, dtype=np.int64)
+    if _merge_boundaries(x, order, chunk):
+        _is_sorted(bad.size, x, parts, bad)
+        if not bad.any():
+            return order, x, True
     return (*sort_rows(rows, work), False)

@@ -1,7 +1,9 @@
 """Work arrays of the CPU pipeline, kept from one call to the next.
 
 A prox of ``d`` entries needs four work arrays of ``d`` words (sort keys,
-which later hold the block sums, order, sorted values, block starts). Fresh
+which later hold the block sums, order, sorted values, block starts), and a
+fifth on three threads or more (where the sorted runs of the keys are
+merged: :func:`wsprox.cpu.keys.sort_keys`). Fresh
 memory is expensive at these sizes: the operating system maps and zeroes
 every page on first touch, which cost a quarter of the whole prox at
 ``d = 1e6`` when every array was new. A :class:`Workspace` allocates each
@@ -10,10 +12,10 @@ the same memory back on later calls that fit in it.
 
 Calls of :func:`wsprox.prox` without a :class:`wsprox.ProxState` use the
 calling thread's default workspace, which keeps the arrays of the largest
-call so far (about 32 bytes per entry), up to :data:`DEFAULT_LIMIT` bytes,
-until :func:`release_workspace` or the thread's end, as MKL and PyTorch's
-caching allocator keep theirs; a ``ProxState`` has its own, unbounded, freed
-with it.
+call so far (about 32 bytes per entry, 40 on three threads or more), up to
+:data:`DEFAULT_LIMIT` bytes, until :func:`release_workspace` or the thread's
+end, as MKL and PyTorch's caching allocator keep theirs; a ``ProxState`` has
+its own, unbounded, freed with it.
 """
 import math
 import sys

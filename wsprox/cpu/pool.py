@@ -1,0 +1,141 @@
+r"""One process-wide pool of worker threads for the CPU passes and the sort.
+
+Every multi-threaded pass of the pipeline (the packed-key sort, the merges,
+the gathers, the settle, the rows of a batch) is a list of independent
+*tasks* that :func:`run` hands to the same Python worker threads. The tasks
+are serial ``nogil`` Numba kernels or NumPy's sort, which release the GIL,
+so the threads run them at once; no OpenMP worker spins beside them, and
+nothing process-wide (``OMP_WAIT_POLICY``, the number of OpenMP threads,
+which PyTorch shares) is changed.
+
+Tasks are claimed one at a time from a shared counter, by the calling thread
+too, and a call has several tasks per worker. On a busy machine a worker that
+gets no core simply finds no task left, and the call costs what it costs on
+one thread: the number of workers adapts to the cores actually free without
+measuring anything. A call uses ``numba.get_num_threads()`` threads (the
+calling thread's Numba setting: ``NUMBA_NUM_THREADS``, the cores, or
+:func:`numba.set_num_threads`), the caller included.
+
+Several threads may call :func:`run` at once (their tasks share the
+workers), a task may itself call :func:`run` (from a worker it then runs
+inline: a worker never waits for other workers), and an exception raised by
+a task is raised again in the caller once every task has ended.
+"""
+import os
+import queue
+import threading
+
+from numba import get_num_threads
+
+__all__ = ["run"]
+
+_jobs = queue.SimpleQueue()     # one entry per worker asked to help with a job
+_workers = []
+_start = threading.Lock()
+_local = threading.local()      # .worker: this thread is one of the pool's
+
+
+class _Job:
+    """``body(t)`` for ``t`` in ``range(n)``, the tasks claimed one at a time."""
+
+    __slots__ = ("body", "claimed", "done", "error", "left", "lock", "n")
+
+    def __init__(self, body, n):
+        self.body, self.n = body, n
+        self.claimed = 0
+        self.left = n
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.error = None
+
+    def work(self):
+        ran = 0
+        while True:
+            with self.lock:
+                t = self.claimed
+                self.claimed += 1
+            if t >= self.n:
+                break
+            try:
+                self.body(t)
+            except BaseException as exc:  # noqa: BLE001 -- raised again by the caller
+                self.error = self.error or exc
+            ran += 1
+        if ran:
+            with self.lock:
+                self.left -= ran
+                if self.left == 0:
+                    self.done.set()
+
+
+def _serve():
+    _local.worker = True
+    while True:
+        _jobs.get().work()
+
+
+def _hire(k):
+    with _start:
+        while len(_workers) < k:
+            thread = threading.Thread(target=_serve, name=f"wsprox-{len(_workers)}", daemon=True)
+            thread.start()
+            _workers.append(thread)
+
+
+def _forget_workers():
+    # A forked child has none of the parent's threads.
+    global _jobs, _start
+    _workers.clear()
+    _jobs = queue.SimpleQueue()
+    _start = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_workers)
+
+
+def run(n, body, threads=None):
+    """Call ``body(t)`` for every ``t`` in ``range(n)`` on the pool; return when all have.
+
+    Parameters
+    ----------
+    n : int
+        The number of tasks.
+    body : callable
+        ``body(t)``; tasks must be independent (they run in any order, at
+        once) and should release the GIL (a ``nogil`` Numba kernel, NumPy's
+        sort) to run in parallel.
+    threads : int, optional
+        Threads to use at most, the caller included (default:
+        ``numba.get_num_threads()``). One thread, one task, or a call from a
+        worker of the pool: the tasks run inline, in order.
+
+    Raises
+    ------
+    Exception
+        The first exception a task raised, once every task has ended.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.arange(8.0)[::-1].reshape(4, 2).copy()
+    >>> run(4, lambda t: a[t].sort())
+    >>> a
+    array([[6., 7.],
+           [4., 5.],
+           [2., 3.],
+           [0., 1.]])
+    """
+    k = min(n, get_num_threads() if threads is None else threads)
+    if k <= 1 or getattr(_local, "worker", False):
+        for t in range(n):
+            body(t)
+        return
+    _hire(k - 1)
+    job = _Job(body, n)
+    for _ in range(k - 1):
+        _jobs.put(job)
+    job.work()
+    job.done.wait()
+    if job.error is not None:
+        raise job.error
