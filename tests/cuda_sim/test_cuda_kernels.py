@@ -255,8 +255,8 @@ def test_no_device_allocation_per_call_in_steady_state(method, monkeypatch):
         allocations.append(args)
         return real(*args, **kwargs)
 
-    real = _device._local.work._empty
-    monkeypatch.setattr(_device._local.work, "_empty", counting)
+    real = _device.workspace()._empty
+    monkeypatch.setattr(_device.workspace(), "_empty", counting)
     monkeypatch.setattr(_device.cuda, "device_array", counting)
     counts, _ = wcuda.prox_rows(wcuda.SOLVERS[method], rows, 0.7, 0.1, out)
     assert allocations == []
@@ -266,6 +266,6 @@ def test_no_device_allocation_per_call_in_steady_state(method, monkeypatch):
 
 def test_release_workspace_frees_the_device_scratch_too():
     wsprox.prox(cuda.to_device(batch(d=9)), 0.7, axis=1)
-    assert _device._local.work.nbytes > 0
+    assert _device.workspace().nbytes > 0
     wsprox.release_workspace()
-    assert _device._local.work.nbytes == 0
+    assert _device.workspace().nbytes == 0

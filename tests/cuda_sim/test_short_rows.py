@@ -247,8 +247,8 @@ def test_no_device_allocation_in_steady_state(monkeypatch):
         allocations.append(args)
         return real(*args, **kwargs)
 
-    real = _device._local.work._empty
-    monkeypatch.setattr(_device._local.work, "_empty", counting)
+    real = _device.workspace()._empty
+    monkeypatch.setattr(_device.workspace(), "_empty", counting)
     monkeypatch.setattr(_device.cuda, "device_array", counting)
     for labels in (lab, None):
         counts, _ = short_rows.prox_short_rows(rows, 0.7, 0.1, out, labels)

@@ -20,6 +20,7 @@ from ..cpu.workspace import Workspace
 
 __all__ = [
     "THREADS_PER_BLOCK",
+    "as_device_array",
     "cuda",
     "grid_1d",
     "launch",
@@ -32,6 +33,7 @@ __all__ = [
     "stream",
     "synchronize",
     "threads_for",
+    "workspace",
 ]
 
 #: Threads per CUDA block of the cooperative grid kernels (end and imminent
@@ -138,6 +140,25 @@ def on_stream(s):
         _local.stream = previous
 
 
+def as_device_array(obj):
+    """A Numba view of the device array ``obj`` (``__cuda_array_interface__``),
+    without the synchronisation of the exporter's stream that Numba makes by
+    default: wsprox's kernels run on the owner's stream (:func:`stream`), so
+    they are ordered after its work already.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wsprox.cuda._device import as_device_array, cuda
+    >>> a = cuda.to_device(np.ones(2))
+    >>> as_device_array(a) is a
+    True
+    """
+    if cuda.devicearray.is_cuda_ndarray(obj):
+        return obj
+    return cuda.as_cuda_array(obj, sync=False)
+
+
 def launch(kernel, blocks, threads, shared=0):
     """``kernel`` configured for ``blocks`` x ``threads`` on this thread's :func:`stream`,
     with ``shared`` bytes of dynamic shared memory: every wsprox launch goes through it.
@@ -159,17 +180,39 @@ def launch(kernel, blocks, threads, shared=0):
     return kernel[blocks, threads, stream(), shared]
 
 
+def workspace():
+    """The device :class:`wsprox.cpu.workspace.Workspace` of the calling thread
+    on the current device and :func:`stream`, where :func:`scratch` takes its arrays.
+
+    One per (device, stream): memory of one device is never handed to a
+    kernel on another, and a call on another stream never overwrites work
+    arrays that kernels still queued on the first stream use (calls on one
+    stream are ordered by it).
+
+    Examples
+    --------
+    >>> from wsprox.cuda._device import workspace
+    >>> workspace() is workspace()
+    True
+    """
+    key = (getattr(cuda.get_current_device(), "id", 0), stream())
+    works = _local.__dict__.setdefault("works", {})
+    if key not in works:
+        works[key] = Workspace(empty=cuda.device_array)
+    return works[key]
+
+
 def scratch(name, shape, dtype):
     """A device work array of the calling thread, kept from one call to the next.
 
     Every prox call on the device needs a dozen work arrays; a fresh
     :func:`numba.cuda.device_array` is a ``cuMemAlloc`` (and its free a
-    synchronisation), so the kernels take them from a per-thread
-    :class:`wsprox.cpu.workspace.Workspace` of device memory instead, which
-    hands the same memory back while it is large enough. ``name`` must be
-    unique among the arrays alive at once (a module prefix: ``"sort.keys"``);
-    the contents are undefined, and valid until the thread's next call that
-    asks for that name. :func:`wsprox.release_workspace` frees them.
+    synchronisation), so the kernels take them from the thread's
+    :func:`workspace` of device memory instead, which hands the same memory
+    back while it is large enough. ``name`` must be unique among the arrays
+    alive at once (a module prefix: ``"sort.keys"``); the contents are
+    undefined, and valid until the thread's next call on the same device and
+    stream that asks for that name. :func:`wsprox.release_workspace` frees them.
 
     Examples
     --------
@@ -180,20 +223,18 @@ def scratch(name, shape, dtype):
     >>> a.shape, b.shape
     ((2, 3), (5,))
     """
-    if not hasattr(_local, "work"):
-        _local.work = Workspace(empty=cuda.device_array)
-    return _local.work.array(name, shape, np.dtype(dtype))
+    return workspace().array(name, shape, np.dtype(dtype))
 
 
 def release_scratch():
-    """Free the calling thread's device work arrays (:func:`scratch`).
+    """Free the calling thread's device work arrays (:func:`scratch`), on every device and stream.
 
     Examples
     --------
     >>> from wsprox.cuda._device import release_scratch
     >>> release_scratch()
     """
-    _local.work = Workspace(empty=cuda.device_array)
+    _local.works = {}
 
 
 def synchronize():

@@ -38,7 +38,7 @@ from .._backend import Backend, is_device_array, solvers
 from .._validation import check_no_grad, check_real_dtype, check_tensor_dtype, rows_shape
 from ..cpu.backend import as_float_array, check_host_out, non_finite_message
 from . import short_rows
-from ._device import cuda, grid_1d, launch, on_stream, require_device, scratch, stream
+from ._device import as_device_array, cuda, grid_1d, launch, on_stream, require_device, scratch, stream
 from .pipeline import prox_rows
 
 __all__ = ["BACKEND", "owner_of"]
@@ -64,7 +64,7 @@ def _device_view(obj, name):
         obj = obj.detach().contiguous()
     elif owner == "cupy":
         obj = sys.modules["cupy"].ascontiguousarray(obj)
-    view = obj if cuda.devicearray.is_cuda_ndarray(obj) else cuda.as_cuda_array(obj)
+    view = as_device_array(obj)
     if not view.is_c_contiguous():
         raise ValueError(f"{name}: a Numba device array must be C-contiguous for backend='cuda'")
     return view
@@ -197,8 +197,11 @@ class CUDABackend(Backend):
             if owner is None:
                 with on_stream(0):
                     yield
-            else:
+            elif owner == "torch":
                 with cuda.gpus[index], on_stream(_owner_stream(owner, index)):
+                    yield
+            else:                 # CuPy's current device too: its argsort and its stream
+                with cuda.gpus[index], _module("cupy").cuda.Device(index), on_stream(_owner_stream(owner, index)):
                     yield
         finally:
             self._local.owner = previous
@@ -245,7 +248,7 @@ class CUDABackend(Backend):
             raise TypeError(f"out must be a device array like w, got {type(out).__name__}")
         check_no_grad(out, "out")
         view = out.detach() if owner_of(out) == "torch" else out
-        view = view if cuda.devicearray.is_cuda_ndarray(view) else cuda.as_cuda_array(view)
+        view = as_device_array(view)
         if tuple(view.shape) != shape:
             raise ValueError(f"out has shape {tuple(view.shape)}, expected {shape}")
         if view.dtype != dtype:
@@ -288,9 +291,9 @@ class CUDABackend(Backend):
         if owner == "torch":
             torch = _module("torch")
             t = torch.empty(shape, dtype=getattr(torch, np.dtype(dtype).name), device=f"cuda:{index}")
-            return cuda.as_cuda_array(t)
+            return as_device_array(t)
         if owner == "cupy":
-            return cuda.as_cuda_array(_module("cupy").empty(shape, dtype=dtype))
+            return as_device_array(_module("cupy").empty(shape, dtype=dtype))
         return cuda.device_array(shape, dtype=dtype, stream=stream())
 
     def _owner(self):

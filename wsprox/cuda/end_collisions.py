@@ -75,7 +75,7 @@ def _kernel(parts, chunk, totf, toti, x, lam, starts, counts, rounds, unsettled,
         for q in range(lo + t, hi, T):
             r = q // d
             if q - r * d == d - 1 and starts[r, counts[r]] < d:
-                j = iv[q]
+                j = max(iv[q], starts[r, counts[r]])  # progress whatever the arithmetic
                 counts[r] += 1
                 starts[r, counts[r]] = j + 1
                 if j + 1 == d:

@@ -159,6 +159,23 @@ def launch_grid(kernel, n, *args):
     ``ceil(n / CHUNK)``, of :func:`wsprox.cuda._device.threads_for` threads,
     on the caller's stream (:func:`wsprox.cuda._device.launch`); the grid's
     totals come from the thread's device scratch.
+
+    Examples
+    --------
+    A running maximum over one row of 6 entries:
+
+    >>> import numpy as np
+    >>> from wsprox.cuda import grid, scan
+    >>> from wsprox.cuda._device import cuda
+    >>> @cuda.jit
+    ... def running_max(parts, chunk, totf, toti, values, index, flags):
+    ...     grid.grid_scan(scan.MAX, values, index, flags, grid.ROW, values.size, (parts, chunk, totf, toti))
+    >>> v = cuda.to_device(np.array([3.0, 1.0, 4.0, 1.0, 5.0, 2.0]))
+    >>> i = cuda.to_device(np.zeros(6, np.int64))
+    >>> flags = cuda.to_device(np.array([grid.ROW, 0, 0, 0, 0, 0], np.int8))
+    >>> grid.launch_grid(running_max, 6, v, i, flags)
+    >>> v.copy_to_host().tolist()
+    [3.0, 3.0, 4.0, 4.0, 5.0, 5.0]
     """
     chunk = max(1, CHUNK)
     threads = threads_for(min(n, chunk))

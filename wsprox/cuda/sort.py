@@ -21,7 +21,7 @@ prox does not see (tied entries always share a cluster).
 """
 import numpy as np
 
-from ._device import cuda, grid_1d, launch, scratch
+from ._device import as_device_array, cuda, grid_1d, launch, scratch
 
 __all__ = ["rank_rows"]
 
@@ -133,11 +133,12 @@ def rank_rows(rows, owner=None):
     if owner == "cupy":
         import cupy
 
-        order = cuda.as_cuda_array(cupy.argsort(cupy.asarray(rows), axis=1).astype(np.int64, copy=False))
+        order = as_device_array(cupy.argsort(cupy.asarray(rows), axis=1).astype(np.int64, copy=False))
     elif owner == "torch":
         import torch
 
-        order = cuda.as_cuda_array(torch.argsort(torch.as_tensor(rows, device="cuda"), dim=1))
+        device = torch.device("cuda", cuda.get_current_device().id)   # the rows' (see CUDABackend.call)
+        order = as_device_array(torch.argsort(torch.as_tensor(rows, device=device), dim=1))
     else:
         return bitonic_argsort(rows)
     x = scratch("sort.x", rows.shape, np.float64)
