@@ -112,6 +112,8 @@ def _kernels_and_argument_types():
         "search_collisions_level": (search_collisions._level, (n, n, n, lam, *(f8(2),) * 7, *(i8(2),) * 5)),
         "search_collisions_count": (search_collisions._count, (*(i8(2),) * 6, i8(1), i8(1))),
         "search_collisions_gather": (search_collisions._gather, (i8(2),) * 5),
+        "search_collisions_tie_runs": (search_collisions._tie_runs, (*g, f8(2), i8(2), i8(1), i8(1), f8(1), i8(1),
+                                                                     i1(1))),
         "to_rows": (backend._to_rows, (_array(np.bool_, 3), f8(2), lam)),
         "from_rows": (backend._from_rows, (f8(2), _array(np.float32, 3))),
         "finite": (backend._first_nonfinite_and_magnitude, (_array(np.int32, 1), f8(1))),
@@ -125,7 +127,7 @@ def _kernels_and_argument_types():
 @pytest.mark.parametrize("name", ["settle", "pava", "end_collisions", "imminent_collisions",
                                   "search_collisions_tiles", "search_collisions_offsets",
                                   "search_collisions_level", "search_collisions_count",
-                                  "search_collisions_gather",
+                                  "search_collisions_gather", "search_collisions_tie_runs",
                                   "to_rows", "from_rows", "finite", "multiply", "short_rows"])
 def test_kernels_compile_for_the_gpu(name, monkeypatch):
     """Type inference and lowering to LLVM IR for the real CUDA target.

@@ -96,6 +96,17 @@ def test_one_long_row(method):
     assert res.n_clusters == wsprox.prox_result(w, 3.0).n_clusters
 
 
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("zeros", [1, 8])
+def test_lam_zero_keeps_tiny_entries_after_large_partial_sums_apart(method, zeros):
+    # Found by hypothesis: prefix sums (even double-double) lose 1.8e-152 after -1024,
+    # so the hull's range sums merged it with the zeros before it.
+    w = np.array([0.0] * zeros + [1.78272692e-152, -124.0, -900.041614])
+    got = wsprox.prox_result(w, 0.0, method=method, backend="cuda")
+    np.testing.assert_array_equal(got.x, w)
+    np.testing.assert_array_equal(got.labels, wsprox.prox_result(w, 0.0, backend="cpu").labels)
+
+
 @settings(max_examples=10)
 @given(w=vectors(max_size=12), lam=lams(), method=st.sampled_from(METHODS))
 def test_property_equals_cpu(w, lam, method):

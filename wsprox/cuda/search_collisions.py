@@ -59,7 +59,12 @@ that errs by more than the velocity step ``2 lam/(d-1)``): a range within a
 tile is a difference of the double-double ``E``, a longer one adds the
 difference of the double-double tile offsets, every difference by TwoSum, so
 a block's sum errs by about ``eps`` times itself, not times the partial sums
-before it (:func:`wsprox.cuda.hull.range_sum`).
+before it (:func:`wsprox.cuda.hull.range_sum`). At ``lam = 0`` no particle
+moves and the blocks are the runs of equal values, found directly (one
+cooperative launch: a grid-wide count of the run starts, ``rounds = 0``):
+differences of prefix sums cannot tell apart entries below ``eps**2`` of the
+partial sums before them (``0`` and ``1e-152`` after ``-1024``), which with
+``lam > 0`` matters only where the velocity step is as small.
 
 ``rounds[r]`` counts the search steps of the merges, summed over the merge
 levels (the most of any pair of the row at a level), as the CPU counts the
@@ -86,7 +91,9 @@ import numpy as np
 from numba import float64, int64
 
 from ._device import cuda, launch, scratch
+from .grid import ROW, grid_scan, launch_grid, own_range
 from .hull import SHARED_SLOTS, dd_add, group_scan, merge_pair, pava_run
+from .scan import SUM
 
 __all__ = ["THREADS", "TILE", "solve"]
 
@@ -269,6 +276,34 @@ def _gather(V, tlo, thi, cum, starts):
         starts[r, cum[r, c] + k] = V[r, a + k]
 
 
+@cuda.jit
+def _tie_runs(parts, chunk, totf, toti, x, starts, counts, rounds, fv, iv, fl):
+    # lam = 0: the blocks are the runs of equal values of every row (one cooperative launch).
+    gc = (parts, chunk, totf, toti)
+    t = cuda.threadIdx.x
+    T = cuda.blockDim.x
+    n, d = x.shape
+    N = n * d
+    lo, hi = own_range(parts, N)
+    for q in range(lo + t, hi, T):
+        r = q // d
+        k = q - r * d
+        fl[q] = ROW if k == 0 else 0
+        iv[q] = 1 if k == 0 or x[r, k] != x[r, k - 1] else 0
+        fv[q] = 0.0
+    cuda.syncthreads()  # the scan reads this block's own entries first
+    grid_scan(SUM, fv, iv, fl, ROW, N, gc)  # iv[q]: the runs of q's row that start at or before q
+    for q in range(lo + t, hi, T):
+        r = q // d
+        k = q - r * d
+        if k == 0 or x[r, k] != x[r, k - 1]:
+            starts[r, iv[q] - 1] = k
+        if k == d - 1:
+            counts[r] = iv[q]
+            starts[r, iv[q]] = d
+            rounds[r] = 0
+
+
 def _geometry(d):
     """``(tile, threads)`` for rows of ``d``: :data:`TILE` and :data:`THREADS`, halved
     together while a row still fits one tile (runs of ``TILE // THREADS`` entries)."""
@@ -300,6 +335,10 @@ def solve(x, lam, starts, counts, rounds):
     (array([0, 2, 3]), array([0]))
     """
     n, d = x.shape
+    if lam == 0.0:
+        fv, iv = scratch("search.tie_fv", (n * d,), np.float64), scratch("search.tie_iv", (n * d,), np.int64)
+        launch_grid(_tie_runs, n * d, x, starts, counts, rounds, fv, iv, scratch("search.tie_fl", (n * d,), np.int8))
+        return
     tile, threads = _geometry(d)
     C = (d + tile - 1) // tile
     levels_in = threads.bit_length() - 1
