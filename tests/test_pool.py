@@ -89,3 +89,22 @@ def test_the_ranking_is_the_same_whatever_the_threads(dtype, runs, monkeypatch):
     assert_ranked(rows, order, x)
     np.testing.assert_array_equal(order, reference[0])
     np.testing.assert_array_equal(x, reference[1])
+
+
+def test_a_row_is_sorted_whole_while_the_workers_do_not_keep_up(monkeypatch):
+    # Busy machine: the workers ran none of the recent tasks; the sort's runs are one
+    # per thread, so it sorts the row whole on the caller rather than wait for them.
+    from wsprox.cpu import parallel
+
+    monkeypatch.setattr(parallel, "THREADED_MIN", 16)
+    monkeypatch.setattr(keys, "get_num_threads", lambda: 4)
+    monkeypatch.setattr(keys, "threaded", lambda size: True)
+    rng = np.random.default_rng(3)
+    row = rng.permutation(1000).astype(np.uint64)[None, :]
+    monkeypatch.setattr(pool, "_recent", [1.0])
+    assert keys.sort_keys(row.copy()) < 1000            # two halves left to merge
+    monkeypatch.setattr(pool, "_recent", [0.1])
+    whole = row.copy()
+    assert keys.sort_keys(whole) == 1000
+    np.testing.assert_array_equal(whole[0], np.arange(1000))
+

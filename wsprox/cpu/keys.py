@@ -38,7 +38,7 @@ import numpy as np
 from numba import get_num_threads, njit
 
 from .parallel import TASKS, kernel, threaded
-from .pool import run
+from .pool import run, workers_keep_up
 
 __all__ = ["END", "decode32", "decode_index", "encode", "merge_next", "merge_start", "ordered", "sort_keys",
            "top_bits"]
@@ -210,7 +210,9 @@ def sort_keys(keys, *, halves=True, work=None):
     halves : bool, optional
         Whether a single large row is sorted as runs on the threads and merged
         down to two halves, to be merged by the caller (otherwise rows are
-        sorted whole; a batch is split by rows between the threads).
+        sorted whole; a batch is split by rows between the threads). A row is
+        also sorted whole while the pool's workers do not keep up
+        (:func:`wsprox.cpu.pool.workers_keep_up`: a busy machine).
     work : Workspace, optional
         Where the merges' work array lives (default: a fresh one).
 
@@ -230,7 +232,7 @@ def sort_keys(keys, *, halves=True, work=None):
     n, d = keys.shape
     floats = keys.view(np.float64)          # same order: see END
     threads = get_num_threads()
-    runs = min(d, threads // n) if halves else 1
+    runs = min(d, threads // n) if halves and workers_keep_up() else 1
     if not threaded(n * d) or runs <= 1:
         chunks = min(n, TASKS * threads) if threaded(n * d) else 1
         run(chunks, lambda c: floats[c * n // chunks:(c + 1) * n // chunks].sort(axis=1))

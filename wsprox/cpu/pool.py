@@ -11,8 +11,10 @@ which PyTorch shares) is changed.
 Tasks are claimed one at a time from a shared counter, by the calling thread
 too, and a call has several tasks per worker. On a busy machine a worker that
 gets no core simply finds no task left, and the call costs what it costs on
-one thread: the number of workers adapts to the cores actually free without
-measuring anything. A call uses ``numba.get_num_threads()`` threads (the
+one thread: the number of workers adapts to the cores actually free. Every
+call also records how much of the work the workers did
+(:func:`workers_keep_up`), so that the sort, whose runs are one per thread,
+sorts whole on the caller while they do not keep up. A call uses ``numba.get_num_threads()`` threads (the
 calling thread's Numba setting: ``NUMBA_NUM_THREADS``, the cores, or
 :func:`numba.set_num_threads`), the caller included.
 
@@ -27,12 +29,13 @@ import threading
 
 from numba import get_num_threads
 
-__all__ = ["run"]
+__all__ = ["run", "workers_keep_up"]
 
 _jobs = queue.SimpleQueue()     # one entry per worker asked to help with a job
 _workers = []
 _start = threading.Lock()
 _local = threading.local()      # .worker: this thread is one of the pool's
+_recent = [1.0]                 # how well the workers kept up in recent calls (see run)
 
 
 class _Job:
@@ -66,6 +69,7 @@ class _Job:
                 self.left -= ran
                 if self.left == 0:
                     self.done.set()
+        return ran
 
 
 def _serve():
@@ -92,6 +96,24 @@ def _forget_workers():
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_workers)
+
+
+def workers_keep_up():
+    """Whether the pool's workers ran at least half their fair part of the tasks
+    of recent calls (a running mean over calls, 1 when they ran all of it).
+
+    On a busy machine the workers get no core and the caller runs most tasks
+    itself; a pass that cannot hand its work out in many small tasks (the
+    sort: one run per thread, then merges) then runs whole on the caller,
+    at what it costs on one thread, instead of waiting for a worker that
+    is not running.
+
+    Examples
+    --------
+    >>> isinstance(workers_keep_up(), bool)
+    True
+    """
+    return _recent[0] >= 0.5
 
 
 def run(n, body, threads=None):
@@ -135,7 +157,9 @@ def run(n, body, threads=None):
     job = _Job(body, n)
     for _ in range(k - 1):
         _jobs.put(job)
-    job.work()
+    mine = job.work()
     job.done.wait()
+    # The workers' part of the tasks, against their fair part (k - 1) / k; 1 when they kept up.
+    _recent[0] = 0.5 * _recent[0] + 0.5 * min(1.0, (n - mine) / n * k / (k - 1))
     if job.error is not None:
         raise job.error
