@@ -61,3 +61,21 @@ def assert_close_to_exact(x, w, lam, l1=0.0):
     scale = max(np.abs(w).max(initial=0.0), lam, l1, 1e-300)
     eps = np.finfo(x.dtype).eps
     np.testing.assert_allclose(x, exact, rtol=0, atol=8 * eps * scale * max(1, np.sqrt(w.size)))
+
+
+@pytest.fixture
+def device_allocations(monkeypatch):
+    """The device allocations made from here on (each a ``cuMemAlloc`` on a GPU):
+    fresh work arrays of the thread's scratch and direct ``cuda.device_array`` calls."""
+    from wsprox.cuda import _device
+
+    made = []
+    real = _device.workspace()._empty
+
+    def counting(*args, **kwargs):
+        made.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_device.workspace(), "_empty", counting)
+    monkeypatch.setattr(_device.cuda, "device_array", counting)
+    return made

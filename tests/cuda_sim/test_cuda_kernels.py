@@ -254,21 +254,13 @@ def test_no_kernel_depends_on_static_shared_memory(method, monkeypatch):
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_no_device_allocation_per_call_in_steady_state(method, monkeypatch):
+def test_no_device_allocation_per_call_in_steady_state(method, request):
     # After a first call, the pipeline, the sort and the solver take their work
     # arrays from the thread's device scratch (each fresh array is a cuMemAlloc on a GPU).
     rows = cuda.to_device(batch(d=9)[:3])
     out = cuda.device_array(rows.shape)
     wcuda.prox_rows(wcuda.SOLVERS[method], rows, 0.7, 0.1, out)
-    allocations = []
-
-    def counting(*args, **kwargs):
-        allocations.append(args)
-        return real(*args, **kwargs)
-
-    real = _device.workspace()._empty
-    monkeypatch.setattr(_device.workspace(), "_empty", counting)
-    monkeypatch.setattr(_device.cuda, "device_array", counting)
+    allocations = request.getfixturevalue("device_allocations")
     counts, _ = wcuda.prox_rows(wcuda.SOLVERS[method], rows, 0.7, 0.1, out)
     assert allocations == []
     np.testing.assert_allclose(out.copy_to_host(), wsprox.prox(batch(d=9)[:3], 0.7, l1=0.1, axis=1), atol=1e-12)

@@ -234,22 +234,14 @@ def test_empty_batch_launches_nothing():
     assert counts.shape == rounds.shape == (0,)
 
 
-def test_no_device_allocation_in_steady_state(monkeypatch):
+def test_no_device_allocation_in_steady_state(request):
     w = batch(6)
     rows = cuda.to_device(w)
     out = cuda.device_array(rows.shape)
     lab = cuda.device_array(rows.shape, np.int64)
     for labels in (lab, None):
         short_rows.prox_short_rows(rows, 0.7, 0.1, out, labels)
-    allocations = []
-
-    def counting(*args, **kwargs):
-        allocations.append(args)
-        return real(*args, **kwargs)
-
-    real = _device.workspace()._empty
-    monkeypatch.setattr(_device.workspace(), "_empty", counting)
-    monkeypatch.setattr(_device.cuda, "device_array", counting)
+    allocations = request.getfixturevalue("device_allocations")
     for labels in (lab, None):
         counts, _ = short_rows.prox_short_rows(rows, 0.7, 0.1, out, labels)
     assert allocations == []

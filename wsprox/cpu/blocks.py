@@ -26,7 +26,7 @@ of such inputs as ties and all find the exact partition.
 """
 from numba import njit
 
-__all__ = ["block_value"]
+__all__ = ["block_mean", "block_value", "soft_threshold"]
 
 
 def _block_value(total, lam, d, a, b):
@@ -37,6 +37,36 @@ def _block_value(total, lam, d, a, b):
     return (total * (d - 1) + lam * (n * (d - 1 - a - b))) / (n * (d - 1))
 
 
-#: The host kernels' block value; :mod:`wsprox.cuda.blocks` compiles the same
-#: Python function for the device, so both backends see the same ties.
+def _block_mean(x, lam, a, e):
+    """Value of the block ``x[a:e]`` of the sorted row ``x``: its first value
+    plus the compensated (Neumaier) sum of the offsets from it. Accurate to a
+    few ulps however long the block (the certificate's tolerance expects it),
+    and a block of equal values gets exactly that value."""
+    x0 = x[a]
+    total = 0.0
+    carry = 0.0
+    for k in range(a + 1, e):
+        v = x[k] - x0
+        t = total + v
+        if abs(total) >= abs(v):
+            carry += (total - t) + v
+        else:
+            carry += (v - t) + total
+        total = t
+    return x0 + block_value(total + carry, lam, x.shape[0], a, e - 1)
+
+
+def _soft_threshold(v, l1):
+    """``sign(v) max(|v| - l1, 0)``: the prox of ``l1 |.|`` after the blocks' values."""
+    if v > l1:
+        return v - l1
+    if v < -l1:
+        return v + l1
+    return 0.0
+
+
+#: The host kernels' block arithmetic; :mod:`wsprox.cuda.blocks` compiles the
+#: same Python functions for the device, so both backends see the same ties.
 block_value = njit(cache=True, inline="always")(_block_value)
+block_mean = njit(cache=True, inline="always")(_block_mean)
+soft_threshold = njit(cache=True, inline="always")(_soft_threshold)

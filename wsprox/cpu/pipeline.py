@@ -19,7 +19,7 @@ of :mod:`wsprox.cpu.pool`.
 import numpy as np
 from numba import njit
 
-from .blocks import block_value
+from .blocks import block_mean, block_value, soft_threshold
 from .parallel import kernel, row_parts, serial_unless_large
 from .ranking import sort_rows
 from .repair import resort_rows
@@ -89,35 +89,6 @@ def prox_rows(solve, rows, lam, l1, out, labels=None, *, warm=None):
 
 
 @njit(cache=True, inline="always")
-def _block_mean(x, lam, r, a, e):
-    # Value of the block x[r, a:e]: its first value plus the compensated
-    # (Neumaier) sum of the offsets from it. The mean is accurate to a few
-    # ulps however long the block, which the certificate's tolerance expects,
-    # and a block of equal values gets exactly that value.
-    x0 = x[r, a]
-    total = 0.0
-    carry = 0.0
-    for k in range(a + 1, e):
-        v = x[r, k] - x0
-        t = total + v
-        if abs(total) >= abs(v):
-            carry += (total - t) + v
-        else:
-            carry += (v - t) + total
-        total = t
-    return x0 + block_value(total + carry, lam, x.shape[1], a, e - 1)
-
-
-@njit(cache=True, inline="always")
-def _soft(v, l1):
-    if v > l1:
-        return v - l1
-    if v < -l1:
-        return v + l1
-    return 0.0
-
-
-@njit(cache=True, inline="always")
 def _fill(out, order, r, a, e, v):
     for k in range(a, e):
         out[r, order[r, k]] = v
@@ -133,10 +104,10 @@ def _settle_run(x, starts, order, lam, l1, r, lo, hi, out):
         e = starts[r, b + 1]
         if e == a + 1:             # most blocks: a singleton, no loops to set up
             top = max(x[r, a] + block_value(0.0, lam, d, a, a), top)
-            out[r, order[r, a]] = _soft(top, l1)
+            out[r, order[r, a]] = soft_threshold(top, l1)
         else:
-            top = max(_block_mean(x, lam, r, a, e), top)
-            _fill(out, order, r, a, e, _soft(top, l1))
+            top = max(block_mean(x[r], lam, a, e), top)
+            _fill(out, order, r, a, e, soft_threshold(top, l1))
     return top
 
 
@@ -160,9 +131,9 @@ def _raise_heads(x, starts, counts, order, lam, l1, tops, out):
         for p in range(parts):
             b = p * counts[r] // parts
             while b < (p + 1) * counts[r] // parts and (
-                _block_mean(x, lam, r, starts[r, b], starts[r, b + 1]) < top
+                block_mean(x[r], lam, starts[r, b], starts[r, b + 1]) < top
             ):
-                _fill(out, order, r, starts[r, b], starts[r, b + 1], _soft(top, l1))
+                _fill(out, order, r, starts[r, b], starts[r, b + 1], soft_threshold(top, l1))
                 b += 1
             top = max(top, tops[r, p])
 

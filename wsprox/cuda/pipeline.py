@@ -37,7 +37,7 @@ import math
 import numpy as np
 
 from ._device import cuda, scratch
-from .blocks import block_value
+from .blocks import block_value, soft_threshold
 from .grid import BLOCK, ROW, grid_scan, launch_grid, own_range
 from .scan import MAX, SUM
 from .sort import rank_rows
@@ -94,14 +94,7 @@ def _settle(parts, chunk, totf, toti, x, order, starts, counts, lam, l1, out, la
     grid_scan(MAX, vals, vi, fl, ROW, N, gc)
     for q in range(lo + t, hi, T):
         r = q // d
-        v = vals[q]
-        if v > l1:
-            v -= l1
-        elif v < -l1:
-            v += l1
-        else:
-            v = 0.0
-        out[r, order[r, q - r * d]] = v
+        out[r, order[r, q - r * d]] = soft_threshold(vals[q], l1)
     if want_labels:
         grid.sync()  # orders: the scatter complete, before the labels compare output values
         # A new label where the output value (in the output dtype) changes.

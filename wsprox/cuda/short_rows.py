@@ -69,7 +69,7 @@ from numba import float64, int32
 
 from ..cpu.pava import _pava_row
 from ._device import cuda, launch, retarget, scratch
-from .blocks import block_value
+from .blocks import block_mean, block_value, soft_threshold
 
 __all__ = ["MAX_D", "geometry", "prox_short_rows", "shared_bytes"]
 
@@ -132,33 +132,6 @@ def geometry(n, d):
     while 2 * h <= min(p // 2, cap, max(1, THREADS // rows)):
         h *= 2
     return (n + rows - 1) // rows, rows, h
-
-
-@cuda.jit(device=True, inline="always")
-def _soft(v, l1):
-    if v > l1:
-        return v - l1
-    if v < -l1:
-        return v + l1
-    return 0.0
-
-
-@cuda.jit(device=True, inline="always")
-def _block_mean(x, lam, d, a, e):
-    # wsprox.cpu.pipeline._block_mean on one row: the first value plus the
-    # compensated (Neumaier) sum of the offsets from it.
-    x0 = x[a]
-    total = 0.0
-    carry = 0.0
-    for k in range(a + 1, e):
-        v = x[k] - x0
-        t = total + v
-        if abs(total) >= abs(v):
-            carry += (total - t) + v
-        else:
-            carry += (v - t) + total
-        total = t
-    return x0 + block_value(total + carry, lam, d, a, e - 1)
 
 
 @cuda.jit(device=True, inline="always")
@@ -239,7 +212,7 @@ def _fused(rows, lam, l1, out, labels, want_labels, rows_per_block, counts, roun
     for b in range(lt, nb, H):
         a = starts[b]
         e = starts[b + 1]
-        vals[b] = _block_mean(keys, lam, d, a, e)
+        vals[b] = block_mean(keys[:d], lam, a, e)
         for k in range(a, e):
             bid[k] = b
     cuda.syncthreads()
@@ -249,7 +222,7 @@ def _fused(rows, lam, l1, out, labels, want_labels, rows_per_block, counts, roun
         top = -math.inf
         for b in range(nblocks[t]):
             top = max(svals[b], top)
-            svals[b] = _soft(top, l1)
+            svals[b] = soft_threshold(top, l1)
     cuda.syncthreads()
     if valid:
         for k in range(lt, d, H):
