@@ -109,7 +109,7 @@ def _kernels_and_argument_types():
                                     (f8(2), lam, n, *(f8(2),) * 6, *(i8(2),) * 3, i8(3))),
         "search_collisions_offsets": (search_collisions._offsets,
                                       (f8(2), f8(2), i8(3), n, f8(2), f8(2), i8(2))),
-        "search_collisions_level": (search_collisions._level, (n, n, n, lam, *(f8(2),) * 7, *(i8(2),) * 5)),
+        "search_collisions_level": (search_collisions._level, (n, n, n, lam, *(f8(2),) * 6, *(i8(2),) * 5)),
         "search_collisions_count": (search_collisions._count, (*(i8(2),) * 6, i8(1), i8(1))),
         "search_collisions_gather": (search_collisions._gather, (i8(2),) * 5),
         "search_collisions_tie_runs": (search_collisions._tie_runs, (*g, f8(2), i8(2), i8(1), i8(1), f8(1), i8(1),

@@ -153,7 +153,7 @@ class CPUBackend(Backend):
     Examples
     --------
     >>> from wsprox.cpu import BACKEND
-    >>> BACKEND.name, BACKEND.auto_method(1)
+    >>> BACKEND.name, BACKEND.auto_method(1, 1000)
     ('cpu', 'pava')
     """
 
@@ -162,7 +162,7 @@ class CPUBackend(Backend):
     def __init__(self):
         self.solvers = solvers("wsprox.cpu")
 
-    def auto_method(self, n_rows, d=None):
+    def auto_method(self, n_rows, d):
         """PAVA, whatever the rows (:math:`O(d)` per row, the fastest on a few cores)."""
         return "pava"
 

@@ -151,6 +151,10 @@ def grid_scan(op, values, index, flags, mask, n, gc):
     grid.sync()  # orders: every result written (and the totals read), before later phases and scans
 
 
+#: Blocks of a cooperative kernel that a device holds at once, by (device, kernel, threads, shared bytes).
+_RESIDENT = {}
+
+
 def launch_grid(kernel, n, *args):
     """Launch the cooperative ``kernel(parts, chunk, totf, toti, *args)`` over ``n`` entries.
 
@@ -187,6 +191,8 @@ def launch_grid(kernel, n, *args):
         blocks = 1
     else:
         kernel = kernel.specialize(most * PARTS_PER_BLOCK, chunk, totf, toti, *args)
-        fits = next(iter(kernel.overloads.values())).max_cooperative_grid_blocks(threads, shared)
-        blocks = max(1, min(most, fits))
+        key = (cuda.get_current_device().id, kernel, threads, shared)
+        if key not in _RESIDENT:          # an occupancy query of the driver: once per kernel and shape
+            _RESIDENT[key] = next(iter(kernel.overloads.values())).max_cooperative_grid_blocks(threads, shared)
+        blocks = max(1, min(most, _RESIDENT[key]))
     launch(kernel, blocks, threads, shared)(blocks * PARTS_PER_BLOCK, chunk, totf, toti, *args)

@@ -16,12 +16,8 @@ the tile offsets otherwise, every difference exact by TwoSum up to the
 double-double parts: the error is about ``eps`` times the block's sum plus
 ``eps**2`` times the partial sums, so a block of tiny entries after large
 ones keeps its value (a float64 prefix loses it; at ``d = 1e8`` such losses
-exceed the velocity step ``2 lam/(d-1)``). A range of at most :data:`DIRECT`
-entries is summed directly from ``x`` (compensated), as the CPU sums from a
-block's start: entries below ``eps**2`` of the partial sums before them (``0``
-and ``1e-152`` after ``-1024`` at ``lam = 0``) are then still told apart. The
-same range always goes through the same formula, so equal ranges have equal
-values, as on the CPU.
+exceed the velocity step ``2 lam/(d-1)``). The same range always goes through
+the same formula, so equal ranges have equal values, as on the CPU.
 
 The functions of a *group* of ``g`` threads (:func:`group_scan`,
 :func:`merge_pair`) call ``cuda.syncthreads``: every thread of the CUDA block
@@ -39,8 +35,8 @@ right (``slope(0, 3) = 1 <= slope(0, 2) = 1.5``) and empties tile 1's range:
 >>> from wsprox.cuda import hull
 >>> from wsprox.cuda._device import cuda
 >>> @cuda.jit
-... def demo(x, Eh, El, toth, totl, bh, bl, V, ulo, uhi, cum, out):
-...     pts = (Eh, El, toth, totl, bh, bl, x)
+... def demo(Eh, El, toth, totl, bh, bl, V, ulo, uhi, cum, out):
+...     pts = (Eh, El, toth, totl, bh, bl)
 ...     out[0] = hull.range_sum(pts, 2, 3, 0, 3)
 ...     out[1] = hull.slope(pts, 2, 2.0, 3, 0, 2)
 ...     uhi[0] = hull.pava_run(pts, 2, 2.0, 3, 0, 2, V)
@@ -50,7 +46,7 @@ right (``slope(0, 3) = 1 <= slope(0, 2) = 1.5``) and empties tile 1's range:
 >>> zeros = [cuda.to_device(np.zeros(k)) for k in (3, 2)]
 >>> V, ulo, uhi = (cuda.to_device(np.array(a)) for a in ([-1, -1, 2], [0, 2], [0, 3]))
 >>> cum, out = cuda.device_array(2, dtype=np.int64), cuda.device_array(4)
->>> demo[1, 1, 0, 8 * hull.SHARED_SLOTS](cuda.to_device(np.arange(3.0)), zeros[0], zeros[0], cuda.to_device(np.array([1.0, 2.0])),
+>>> demo[1, 1, 0, 8 * hull.SHARED_SLOTS](zeros[0], zeros[0], cuda.to_device(np.array([1.0, 2.0])),
 ...                                       zeros[1], cuda.to_device(np.array([0.0, 1.0])), zeros[1],
 ...                                       V, ulo, uhi, cum, out)
 >>> out.copy_to_host().tolist(), (uhi.copy_to_host() - ulo.copy_to_host()).tolist()
@@ -63,8 +59,6 @@ __all__ = ["SHARED_SLOTS", "dd_add", "group_scan", "merge_pair", "pava_run", "ra
 
 #: int64 slots of shared memory per thread that :func:`merge_pair` uses.
 SHARED_SLOTS = 6
-#: Ranges of at most this many entries are summed directly (:func:`range_sum`).
-DIRECT = 8
 
 
 @cuda.jit(device=True, inline="always")
@@ -115,14 +109,7 @@ def _local(pts, tile, d, b, c):
 
 @cuda.jit(device=True, inline="always")
 def range_sum(pts, tile, d, a, b):
-    """``x_a + ... + x_{b-1}`` (``a < b``) from ``pts = (Eh, El, toth, totl, bh, bl, x)``."""
-    if b - a <= DIRECT:
-        s = 0.0
-        e = 0.0
-        for k in range(a, b):
-            s, f = two_sum(s, pts[6][k])
-            e += f
-        return s + e
+    """``x_a + ... + x_{b-1}`` (``a < b``) from ``pts = (Eh, El, toth, totl, bh, bl)``."""
     ca = a // tile
     cb = (b - 1) // tile
     hb, lb = _local(pts, tile, d, b, cb)

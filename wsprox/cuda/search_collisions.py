@@ -138,7 +138,7 @@ def _tiles(x, lam, tile, Eh, El, toth, totl, bh, bl, V, tlo, thi, tsteps):
     t0 = c * tile
     n = min(tile, d - t0)
     xr, Vr = x[r], V[r]
-    pts = (Eh[r], El[r], toth[r], totl[r], bh[r], bl[r], xr)  # bh, bl: never read for ranges in one tile
+    pts = (Eh[r], El[r], toth[r], totl[r], bh[r], bl[r])  # bh, bl: never read for ranges in one tile
     f8 = cuda.shared.array(0, float64)
     ph, pl = f8[:T], f8[T:2 * T]
     i8 = cuda.shared.array(0, int64)
@@ -232,7 +232,7 @@ def _offsets(toth, totl, tsteps, levels_in, bh, bl, lvl):
 
 
 @cuda.jit
-def _level(h, index, tile, lam, x, Eh, El, toth, totl, bh, bl, V, tlo, thi, cum, lvl):
+def _level(h, index, tile, lam, Eh, El, toth, totl, bh, bl, V, tlo, thi, cum, lvl):
     # One block per pair of segments of h tiles whose right one is not empty.
     d = V.shape[1]
     C = tlo.shape[1]
@@ -244,7 +244,7 @@ def _level(h, index, tile, lam, x, Eh, El, toth, totl, bh, bl, V, tlo, thi, cum,
     T = cuda.blockDim.x
     sh = cuda.shared.array(0, int64)[:SHARED_SLOTS * T]
     steps = merge_pair(t, T, t, u0, u0 + h, u1, min(u1 * tile, d), tlo[r], thi[r], cum[r], V[r],
-                       (Eh[r], El[r], toth[r], totl[r], bh[r], bl[r], x[r]), tile, lam, d, sh)
+                       (Eh[r], El[r], toth[r], totl[r], bh[r], bl[r]), tile, lam, d, sh)
     if t == 0:
         cuda.atomic.max(lvl, (r, index), steps)
 
@@ -356,6 +356,6 @@ def solve(x, lam, starts, counts, rounds):
         h = 1 << k
         pairs = (C - h + 2 * h - 1) // (2 * h)
         launch(_level, n * pairs, threads, 8 * SHARED_SLOTS * threads)(
-            h, levels_in + k, tile, lam, x, Eh, El, toth, totl, bh, bl, V, tlo, thi, cum, lvl)
+            h, levels_in + k, tile, lam, Eh, El, toth, totl, bh, bl, V, tlo, thi, cum, lvl)
     launch(_count, n, threads, 8 * threads)(V, tlo, thi, lvl, cum, starts, counts, rounds)
     launch(_gather, n * C, threads)(V, tlo, thi, cum, starts)

@@ -67,9 +67,9 @@ import math
 import numpy as np
 from numba import float64, int32
 
-from ..cpu.pava import _pava_row
-from ._device import cuda, launch, retarget, scratch
-from .blocks import block_mean, block_value, soft_threshold
+from ._device import cuda, launch, scratch
+from .blocks import block_mean, soft_threshold
+from .pava import pava_row
 
 __all__ = ["MAX_D", "geometry", "prox_short_rows", "shared_bytes"]
 
@@ -88,9 +88,6 @@ ROWS_PER_BLOCK = 32
 
 #: Shared memory (bytes) a block of several rows may take.
 SHARED_BUDGET = 12 * 1024
-
-_pava = cuda.jit(device=True)(retarget(_pava_row, block_value=block_value))
-
 
 def _padded(d):
     p = 1
@@ -203,7 +200,7 @@ def _fused(rows, lam, l1, out, labels, want_labels, rows_per_block, counts, roun
         k2 *= 2
     if solo:
         skeys, svals, _, _, sstarts, _ = _row(f64, i32, R, p, t)
-        nblocks[t] = _pava(skeys[:d], lam, sstarts[:d + 1], svals[:d])
+        nblocks[t] = pava_row(skeys[:d], lam, sstarts[:d + 1], svals[:d])
     cuda.syncthreads()
     nb = 0
     if valid:
