@@ -68,3 +68,12 @@ def test_nan_raises_when_computed(client):
     x = wsprox.dask.prox(da.from_array(np.array([[1.0, np.nan], [0.0, 1.0]]), chunks=1), 1.0, axis=1)
     with pytest.raises(ValueError, match="NaN"):
         client.compute(x).result()
+
+
+@pytest.mark.parametrize("axis", [1, 2])
+def test_a_nan_is_reported_at_its_index_in_the_whole_array(axis):
+    w = np.zeros((6, 6, 6))
+    w[5, 3, 4] = np.nan
+    x = wsprox.dask.prox(da.from_array(w, chunks=3), 1.0, axis=axis)
+    with pytest.raises(ValueError, match=r"darray contains NaN at index \(5, 3, 4\)"):
+        x.compute(scheduler="sync")

@@ -90,8 +90,10 @@ def test_the_jacobian_is_an_orthogonal_projection_and_vjp_its_transpose(w, lam, 
     np.testing.assert_allclose(by_jvp, by_vjp, rtol=0, atol=1e-15)
     np.testing.assert_allclose(by_jvp, by_jvp.T, rtol=0, atol=1e-15)
     np.testing.assert_allclose(by_jvp @ by_jvp, by_jvp, rtol=0, atol=1e-14)
-    # Its rank is the number of non-zero clusters (of non-zero entries for lam = 0, where ties part).
-    rank = np.unique(res.labels[res.x != 0]).size if lam > 0 else np.count_nonzero(res.x)
+    # Its rank is the number of active clusters (of active entries for lam = 0, where ties part):
+    # those that l1 > 0 does not threshold to 0.
+    active = res.x != 0 if l1 > 0 else np.ones(w.size, bool)
+    rank = np.unique(res.labels[active]).size if lam > 0 else np.count_nonzero(active)
     assert np.isclose(np.trace(by_jvp), rank)
 
 
@@ -192,3 +194,25 @@ def test_check_direction_takes_any_sign():
     assert check_direction(np.float32(-2.5), "dlam") == -2.5
     with pytest.raises(TypeError, match="dlam must be a real scalar, got bool"):
         check_direction(True, "dlam")
+
+
+@pytest.mark.parametrize("w, lam, g, expected", [
+    ([-3.0, -0.5, 1.0, 4.0], 1.5, [0, 1, 0, 0], [0, 1, 0, 0]),   # a cluster whose value is exactly 0
+    ([1.0, 2.0, 3.0], 0.0, [1, 2, 3], [1, 2, 3]),                 # lam = 0: the identity
+    ([0.0, 0.0, 0.0, 0.0], 1.0, [1, 0, 0, 0], [0.25] * 4),         # zero-initialised weights
+])
+def test_a_cluster_at_zero_moves_when_l1_is_zero(w, lam, g, expected):
+    # Only l1 > 0 thresholds a cluster; the central difference agrees.
+    res = wsprox.prox_result(w, lam)
+    assert np.count_nonzero(res.x == 0) >= 1 or lam == 0
+    np.testing.assert_allclose(res.vjp(g)[0], expected, atol=1e-12)
+    rng = np.random.default_rng(0)
+    dw = rng.standard_normal(len(w)) if lam else np.array(g, float)
+    fd = (wsprox.prox(np.add(w, EPS * dw), lam) - wsprox.prox(np.subtract(w, EPS * dw), lam)) / (2 * EPS)
+    np.testing.assert_allclose(res.jvp(dw), fd, atol=1e-8)
+
+
+def test_a_cluster_at_zero_is_inactive_when_l1_thresholds_it():
+    res = wsprox.prox_result([-3.0, 0.1, 2.0, 2.5], 1.0, l1=0.5)
+    assert res.x[1] == 0
+    np.testing.assert_array_equal(res.vjp([0, 1, 0, 0])[0], 0)

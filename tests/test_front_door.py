@@ -152,6 +152,20 @@ def test_float16_in_float16_out_computed_in_float32(where, axis, lam, l1):
         wsprox.prox(where.put(w), lam, backend=where.backend, out=like(np.empty(w.shape, np.float32)))
 
 
+def test_float16_equal_values_share_one_label(where):
+    # Clusters of the float32 prox that round to one float16 value are one cluster.
+    x, labels, res = where.result(np.array([0, 1, 1 + 2**-10], np.float16), 0.6 * 2**-10)
+    assert x[1] == x[2] and labels.tolist() == [0, 1, 1] and res.n_clusters == 2
+    rng = np.random.default_rng(3)
+    w = (1 + rng.integers(0, 16, (60, 9)) * 2.0**-10).astype(np.float16)    # float16's spacing near 1
+    x, labels, res = where.result(w, 0.002, axis=1)
+    same_value = x[:, :, None] == x[:, None, :]
+    np.testing.assert_array_equal(same_value, labels[:, :, None] == labels[:, None, :])
+    np.testing.assert_array_equal(res.n_clusters, [np.unique(row).size for row in x])
+    # The data exercise it: rounding merged clusters of the float32 prox in some rows.
+    assert (res.n_clusters < where.result(w.astype(np.float32), 0.002, axis=1)[2].n_clusters).any()
+
+
 def test_float16_near_its_largest_value_is_exact_to_its_rounding(where):
     w = np.array([65504.0, -65504.0, 6e4, 6e4, 1.0, -3e4, 0.0], dtype=np.float16)
     for lam in (0.0, 1e4, 6e4):

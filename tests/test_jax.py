@@ -32,7 +32,7 @@ def numpy_derivatives(w, lam, l1=0.0):
     res = wsprox.prox_result(w, lam, l1=l1)
     d = w.size
     same = res.labels[:, None] == res.labels[None, :]
-    alive = res.x != 0
+    alive = res.x != 0 if l1 > 0 else np.ones(d, bool)      # only l1 > 0 thresholds a cluster
     jac = (same / same.sum(axis=1, keepdims=True) if lam > 0 else np.eye(d)) * alive[:, None]
     ranks = np.empty(d)
     ranks[np.argsort(w, kind="stable")] = np.arange(1, d + 1)
@@ -291,7 +291,47 @@ def test_bad_input_raises_a_clear_error(call, error, match):
 
 
 def test_bad_traced_values_fail_in_the_callback_with_the_message():
-    with pytest.raises(jax.errors.JaxRuntimeError, match="w contains NaN"):
+    with pytest.raises(jax.errors.JaxRuntimeError, match=r"x contains NaN at index 1;"):
         jax.jit(wj.prox)(jnp.asarray([1.0, jnp.nan]), 1.0).block_until_ready()
     with pytest.raises(jax.errors.JaxRuntimeError, match="lam must be non-negative"):
         jax.jit(wj.prox)(jnp.ones(2), -1.0).block_until_ready()
+
+
+@pytest.mark.parametrize("axis", [None, 1])
+def test_jit_names_a_bad_entry_as_eager_does(axis):
+    x = jnp.zeros((2, 3)).at[1, 2].set(jnp.inf)
+    with pytest.raises(ValueError) as eager:
+        wj.prox(x, 1.0, axis=axis)
+    assert "x contains +inf at index (1, 2)" in str(eager.value)
+    with pytest.raises(jax.errors.JaxRuntimeError, match=r"x contains \+inf at index \(1, 2\)"):
+        jax.jit(wj.prox, static_argnames="axis")(x, 1.0, axis=axis).block_until_ready()
+
+
+@pytest.mark.parametrize("w, lam, expected", [
+    (np.zeros(3), 1.0, np.full((3, 3), 1 / 3)),                       # one cluster at 0
+    (np.array([-3.0, -0.5, 1.0, 4.0]), 1.5, None),                     # a cluster whose value is 0
+    (np.array([1.0, 2.0, 3.0]), 0.0, np.eye(3)),                       # lam = 0: the identity
+])
+def test_a_cluster_at_zero_is_differentiated_when_l1_is_zero(w, lam, expected):
+    jac = np.asarray(jax.jacobian(lambda v: wj.prox(v, lam))(jnp.asarray(w, jnp.float32)))
+    if expected is None:       # the NumPy products, which central differences check
+        expected = np.stack([wsprox.prox_result(w, lam).vjp(e)[0] for e in np.eye(w.size)])
+    np.testing.assert_allclose(jac, expected, atol=1e-6)
+
+
+def test_second_order_derivatives_compose():
+    # (prox(x)^2).sum() has the Hessian 2 J^T J = 2 J (J a projection), as torch's double backward.
+    x = jnp.array([0.0, 1.0, 3.0, 10.0, 10.5])
+    J = np.stack([wsprox.prox_result(np.asarray(x, float), 0.4).vjp(e)[0] for e in np.eye(5)])
+
+    def loss(v):
+        return (wj.prox(v, 0.4) ** 2).sum()
+
+    np.testing.assert_allclose(jax.hessian(loss)(x), 2 * J, atol=1e-6)
+    np.testing.assert_allclose(jax.jacfwd(jax.grad(loss))(x), 2 * J, atol=1e-6)
+    np.testing.assert_allclose(jax.jacrev(jax.grad(loss))(x), 2 * J, atol=1e-6)
+    # In lam: d/dlam of grad_x loss = 2 J v (v the velocities), against a central difference.
+    mixed = jax.jacfwd(jax.grad(lambda v, lam: (wj.prox(v, lam) ** 2).sum()), argnums=1)(x, 0.4)
+    fd = (jax.grad(loss)(x) * 0 + jax.grad(lambda v: (wj.prox(v, 0.4 + 1e-3) ** 2).sum())(x)
+          - jax.grad(lambda v: (wj.prox(v, 0.4 - 1e-3) ** 2).sum())(x)) / 2e-3
+    np.testing.assert_allclose(mixed, fd, atol=1e-3)

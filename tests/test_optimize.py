@@ -220,3 +220,15 @@ def test_acceleration_and_restart_pay_off_on_an_ill_conditioned_problem():
                                  ("gradient", {}), ("function", {"restart": "function"})]}
     assert nit["gradient"] < nit["fista"] / 3 and nit["function"] < nit["fista"] / 3
     assert nit["fista"] < nit["ista"]
+
+
+@pytest.mark.parametrize("returns, error, match", [
+    (lambda x: (x, x), TypeError, "f a real scalar"),                 # a vector f
+    (lambda x: float(x @ x), TypeError, "must return a pair"),         # f alone
+    (lambda x: (1.0, x, x), TypeError, "must return a pair"),
+    (lambda x: (x @ x, "g"), TypeError, "g a real array"),
+    (lambda x: (x @ x, np.ones(2)), ValueError, "gradient of size 2, expected 3"),
+])
+def test_fun_and_grad_that_returns_the_wrong_thing_is_named(returns, error, match):
+    with pytest.raises(error, match=f"fun_and_grad.*{match}"):
+        minimize_composite(returns, np.zeros(3), 0.1)

@@ -159,3 +159,24 @@ def test_huge_inputs_do_not_overflow():
     np.testing.assert_array_equal(lams, np.ldexp(prox_path(w).merge_lams, 1021))
     # Two particles 3.4e308 apart (the gap itself overflows) meet at lam = gap / 2.
     assert prox_path(np.array([-1.7e308, 1.7e308])).merge_lams.tolist() == [1.7e308]
+
+
+def test_huge_values_do_not_overflow_the_threshold_or_the_path_prox():
+    w = [1e308] * 3 + [-1e308]
+    assert collapse_threshold(w) == pytest.approx(1.5e308, rel=1e-12)
+    assert prox_path(w).collapse_lam == pytest.approx(1.5e308, rel=1e-12)
+    np.testing.assert_array_equal(prox_path([1e308, 1e308]).prox(0.0), [1e308, 1e308])
+    big = np.array([1.7e308, -1.7e308, 1e308, 3.0])
+    np.testing.assert_allclose(prox_path(big).prox(1e307), wsprox.prox(big, 1e307), rtol=1e-12)
+
+
+@pytest.mark.parametrize("lam, error", [(float("nan"), ValueError), (-1.0, ValueError),
+                                        ([0.5, float("inf")], ValueError), ([1.0, -2.0], ValueError),
+                                        (True, TypeError), ("1", TypeError)])
+def test_n_clusters_refuses_what_prox_refuses(lam, error):
+    path = prox_path([0.0, 1.0, 10.0])
+    with pytest.raises(error, match="lam"):
+        path.n_clusters(lam)
+    if np.ndim(lam) == 0:
+        with pytest.raises(error, match="lam"):
+            path.prox(lam)

@@ -718,7 +718,7 @@ def test_the_output_may_change_in_place_before_backward():
     (lambda: wt.prox(torch.ones(3), 1.0, l1=float("nan")), ValueError, "l1 must be finite"),
     (lambda: wt.prox(torch.tensor([1.0, float("inf")]), 1.0), ValueError, r"\+inf at index 1"),
     (lambda: wt.prox(torch.ones(3), 1.0, method="magic"), ValueError, "unknown method"),
-    (lambda: wt.prox(torch.ones(2, 3), 1.0, dim=2), ValueError, "axis 2 is out of bounds"),
+    (lambda: wt.prox(torch.ones(2, 3), 1.0, dim=2), ValueError, "dim 2 is out of bounds"),
     (lambda: wt.prox(torch.ones(2, 3), 1.0, dim=1, axis=1), TypeError, "pass dim= or its alias axis=, not both"),
 ])
 def test_prox_rejects_bad_arguments(call, error, match):
@@ -942,3 +942,52 @@ def test_retraining_with_the_sharing_frozen_converges_to_the_tied_least_squares(
 def test_process_group_must_be_a_process_group():
     with pytest.raises(TypeError, match="process_group must be a torch.distributed.ProcessGroup, got str"):
         wt.WeightSharingProx([torch.zeros(3)], 1.0, scale_by_lr=False, process_group="world")
+
+
+@pytest.mark.parametrize("shape", [(4,), (2, 3)])
+def test_gradcheck_at_zero_valued_clusters(shape):
+    # Zero-initialised weights (biases) are an ordinary cluster when l1 = 0.
+    zeros = torch.zeros(shape, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a: wt.prox(a, 1.0), (zeros,))
+    w = torch.tensor([-3.0, -0.5, 1.0, 4.0], dtype=torch.float64, requires_grad=True)
+    assert wt.prox(w, 1.5)[1] == 0
+    assert torch.autograd.gradcheck(lambda a: wt.prox(a, 1.5), (w,))
+    wt.prox(w, 1.5)[1].backward()
+    np.testing.assert_allclose(w.grad.numpy(), [0, 1, 0, 0])
+
+
+def test_tie_does_not_overflow():
+    w = torch.tensor([1e308, 1e308, -1e308], dtype=torch.float64)
+    wt.tie_(w, torch.tensor([0, 0, 0]))
+    np.testing.assert_allclose(w.numpy(), [1e308 / 3] * 3, rtol=1e-15)
+    w = torch.tensor([-1.7e308, 1.7e308, 1.7e308, 5e-324, 5e-324], dtype=torch.float64)
+    wt.tie_(w, torch.tensor([0, 0, 0, 1, 1]))
+    np.testing.assert_allclose(w[:3].numpy(), [1.7e308 / 3] * 3, rtol=1e-15)
+    assert w[3] == w[4] == 5e-324                          # equal values keep their value exactly
+
+
+def test_errors_name_the_argument_as_the_user_wrote_it():
+    t = torch.zeros(3, 4)
+    for call in (lambda: wt.prox(t, 1.0, dim=5), lambda: wt.prox_(t, 1.0, dim=5),
+                 lambda: wt.penalty(t, dim=5)):
+        with pytest.raises(ValueError, match="^dim 5 is out of bounds"):
+            call()
+    with pytest.raises(ValueError, match="^axis 5 is out of bounds"):
+        wt.prox(t, 1.0, axis=5)
+    t[1, 3] = float("nan")
+    with pytest.raises(ValueError, match=r"^tensor contains NaN at index \(1, 3\)"):
+        wt.prox(t, 1.0)
+    with pytest.raises(ValueError, match=r"^tensor contains NaN at index \(1, 3\)"):
+        wt.prox_(t, 1.0)
+
+
+@pytest.mark.parametrize("named", [True, False])
+def test_step_names_the_parameter_with_a_nan(named):
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 2))
+    opt = torch.optim.SGD(model.named_parameters() if named else model.parameters(), lr=0.1)
+    wsp = wt.WeightSharingProx(model.parameters(), 1.0, optimizer=opt)
+    with torch.no_grad():
+        model[1].weight[1, 2] = float("nan")
+    name = " ('1.weight')" if named else ""
+    with pytest.raises(ValueError, match=re.escape(f"parameter 2 of group 0{name} contains NaN at index (1, 2)")):
+        wsp.step()

@@ -145,3 +145,8 @@ def test_d_equal_one_is_soft_thresholding():
     np.testing.assert_array_equal(wsprox.prox([3.0], 100.0, l1=1.0), [2.0])
     np.testing.assert_array_equal(wsprox.prox([[3.0], [-0.5], [-4.0]], 5.0, l1=1.0, axis=1),
                                   [[2.0], [0.0], [-3.0]])
+
+
+def test_a_ragged_list_is_named():
+    with pytest.raises(ValueError, match="^w must be a rectangular array of numbers"):
+        wsprox.prox([[1.0, 2.0], [3.0]], 1.0)

@@ -163,4 +163,9 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def to_host(self, a):
-        """A native array as a NumPy array."""
+        """A native array as a NumPy array (a NumPy array as it is)."""
+
+    @abc.abstractmethod
+    def from_host(self, target, host) -> None:
+        """Write the NumPy array ``host`` into the native array ``target`` of its shape
+        (nothing when they are the same array)."""

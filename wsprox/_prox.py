@@ -68,11 +68,11 @@ class ProxResult:
     :meth:`vjp` and :meth:`jvp` are the exact derivatives of the prox, from
     ``labels`` and ``x`` alone (:mod:`wsprox.derivatives` has the formulas
     and what they give at ties and kinks): within each slice, the Jacobian
-    averages over every non-zero cluster,
-    :math:`J = \sum_{G:\,x_G \ne 0} 1_G 1_G^\top / |G|`, a cluster moves with
+    averages over every cluster that ``l1`` does not threshold to 0,
+    :math:`J = \sum_{G \text{ active}} 1_G 1_G^\top / |G|`, a cluster moves with
     :math:`\lambda` at the mean of its velocities
     :math:`(d + 1 - 2k)/(d - 1)` and with :math:`\ell_1` at
-    :math:`-\operatorname{sign}(x_G)`, and the cluster at 0 does not move.
+    :math:`-\operatorname{sign}(x_G)`, and the thresholded cluster does not move.
 
     Examples
     --------
@@ -105,7 +105,9 @@ class ProxResult:
         -------
         grad_w : ndarray
             :math:`J^\top g = J g`, of ``x``'s shape and dtype: ``g``
-            averaged over every non-zero cluster, 0 on the zero cluster.
+            averaged over every cluster, 0 on the one that ``l1 > 0``
+            thresholds to 0 (with ``l1 = 0`` a cluster at 0 is averaged
+            like any other).
         grad_lam, grad_l1 : float
             :math:`g \cdot \partial x/\partial\lambda` and
             :math:`g \cdot \partial x/\partial\ell_1`, summed over every
@@ -187,7 +189,7 @@ class ProxResult:
         if v.shape != x.shape:
             raise ValueError(f"{name} has shape {v.shape}, expected {x.shape} (the shape of x)")
         labels = to_rows(np.asarray(self.labels), self.axis)
-        lin = linearize(labels, to_rows(x, self.axis).astype(np.float64), self.lam)
+        lin = linearize(labels, to_rows(x, self.axis).astype(np.float64), self.lam, l1=self.l1)
         return lin, to_rows(v, self.axis).astype(np.float64)
 
     def _from_rows(self, rows):
@@ -328,6 +330,29 @@ def _prox(w, lam, l1, method, backend, axis, out, warm, *, want_labels):
         return _compute(be, w, lam, l1, method, backend, axis, out, warm, want_labels)
 
 
+def _merge_equal_clusters(rows, labels):
+    """Give one label to the neighbouring clusters of every row whose values in ``rows`` are equal.
+
+    ``labels`` (``0..K-1`` by increasing value in each row) is renumbered in
+    place; returns the number of clusters of every row. :math:`O(nd)`.
+
+    Examples
+    --------
+    >>> labels = np.array([[0, 1, 2, 2]])
+    >>> _merge_equal_clusters(np.array([[1.0, 2.0, 2.0, 2.0]]), labels), labels
+    (array([2]), array([[0, 1, 1, 1]]))
+    """
+    n, d = rows.shape
+    slots = (labels + d * np.arange(n)[:, None]).ravel()
+    values = np.full(n * d, np.nan, rows.dtype)
+    values[slots] = rows.ravel()
+    values = values.reshape(n, d)
+    renumber = np.zeros((n, d), np.int64)
+    np.cumsum(values[:, 1:] != values[:, :-1], axis=1, out=renumber[:, 1:])
+    labels[...] = renumber.ravel()[slots].reshape(n, d)
+    return labels.max(axis=1, initial=-1) + 1
+
+
 def _compute(be, w, lam, l1, method, backend, axis, out, warm, want_labels):
     a = be.asarray(w, "w")
     shape = tuple(a.shape)
@@ -353,6 +378,11 @@ def _compute(be, w, lam, l1, method, backend, axis, out, warm, want_labels):
                                           out_rows, labels, warm=warm)
         if scale != 1.0:
             be.unscale(out_rows, scale)
+        if want_labels and dtype != work:
+            # Clusters whose values round to the same float16 become one: equal values, one label.
+            host_labels = be.to_host(labels)
+            n_clusters = _merge_equal_clusters(be.to_host(out_rows).astype(dtype), host_labels)
+            be.from_host(labels, host_labels)
     x = be.wrap(be.from_rows(out_rows, shape, axis, copy_to), w, out)
     if not want_labels:
         return ProxResult(x, None, None, None, method, backend, lam, l1, axis)

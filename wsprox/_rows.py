@@ -12,20 +12,33 @@ import numpy as np
 __all__ = ["from_rows", "rows_view", "to_rows"]
 
 
-def to_rows(a: np.ndarray, axis) -> np.ndarray:
-    """C-contiguous ``(n_rows, d)`` array of the slices of ``a`` along ``axis``."""
+def to_rows(a, axis, *, xp=np):
+    """The ``(n_rows, d)`` array of the slices of ``a`` along ``axis`` (C-contiguous for NumPy).
+
+    ``xp`` is the array module of ``a``: ``numpy`` (default), ``torch`` or
+    ``jax.numpy``.
+
+    Examples
+    --------
+    >>> to_rows(np.arange(6).reshape(2, 3), 0)
+    array([[0, 3],
+           [1, 4],
+           [2, 5]])
+    """
     if axis is None:
-        return np.ascontiguousarray(a).reshape(1, a.size)
-    moved = np.moveaxis(a, axis, -1)
-    return np.ascontiguousarray(moved).reshape(math.prod(moved.shape[:-1]), a.shape[axis])
+        return (np.ascontiguousarray(a) if xp is np else a).reshape(1, -1)
+    moved = xp.moveaxis(a, axis, -1)
+    if xp is np:
+        moved = np.ascontiguousarray(moved)
+    return moved.reshape(math.prod(moved.shape[:-1]), a.shape[axis])
 
 
-def from_rows(rows: np.ndarray, shape: tuple, axis) -> np.ndarray:
+def from_rows(rows, shape: tuple, axis, *, xp=np):
     """Inverse of :func:`to_rows` for an array of the original ``shape``."""
     if axis is None:
         return rows.reshape(shape)
-    moved_shape = shape[:axis] + shape[axis + 1:] + (shape[axis],)
-    return np.moveaxis(rows.reshape(moved_shape), -1, axis)
+    moved_shape = tuple(shape[:axis]) + tuple(shape[axis + 1:]) + (shape[axis],)
+    return xp.moveaxis(rows.reshape(moved_shape), -1, axis)
 
 
 def rows_view(a: np.ndarray, axis):

@@ -183,8 +183,9 @@ def check_warm(warm):
     return warm
 
 
-def normalize_axis(axis, ndim: int):
-    """Return ``axis`` as a non-negative int, or None for the flattened array.
+def normalize_axis(axis, ndim: int, name: str = "axis"):
+    """Return ``axis`` as a non-negative int, or None for the flattened array
+    (``name`` is the argument's name in the errors: ``dim`` for torch).
 
     Examples
     --------
@@ -194,13 +195,13 @@ def normalize_axis(axis, ndim: int):
     if axis is None:
         return None
     if isinstance(axis, (bool, np.bool_)):
-        raise TypeError("axis must be None or an integer, got bool")
+        raise TypeError(f"{name} must be None or an integer, got bool")
     try:
         axis = operator.index(axis)
     except TypeError:
-        raise TypeError(f"axis must be None or an integer, got {type(axis).__name__}") from None
+        raise TypeError(f"{name} must be None or an integer, got {type(axis).__name__}") from None
     if not -ndim <= axis < ndim:
-        raise ValueError(f"axis {axis} is out of bounds for an array of dimension {ndim}")
+        raise ValueError(f"{name} {axis} is out of bounds for an array of dimension {ndim}")
     return axis % ndim
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from ._prox import prox as _prox
 from ._validation import check_penalty_weight, check_real_dtype, normalize_axis, result_dtype
+from .cpu.backend import non_finite_message
 
 __all__ = ["prox"]
 
@@ -38,7 +39,8 @@ def prox(darray, lam, *, l1=0.0, axis=None):
     Parameters
     ----------
     darray : dask.array.Array
-        Real values (NaN or infinity raise a ValueError when computed).
+        Real values (NaN or infinity raise a ValueError when computed, which
+        names the entry's index in ``darray``).
     lam : float
         Weight of the weight-sharing penalty, finite and ``>= 0``.
     l1 : float, optional
@@ -102,5 +104,20 @@ def prox(darray, lam, *, l1=0.0, axis=None):
     if axis is not None and len(darray.chunks[axis]) > 1:
         darray = darray.rechunk({axis: -1})
     dtype = result_dtype(darray.dtype)
-    return darray.map_blocks(_prox, lam, l1=l1, axis=axis, dtype=dtype,
+    return darray.map_blocks(_prox_block, lam, l1=l1, axis=axis, dtype=dtype,
                              meta=np.empty((0,) * darray.ndim, dtype=dtype))
+
+
+def _prox_block(block, lam, *, l1, axis, block_info=None):
+    # wsprox.prox of one block; a NaN or infinity is reported at its index in the whole array.
+    try:
+        return _prox(block, lam, l1=l1, axis=axis)
+    except ValueError:
+        bad = ~np.isfinite(block)
+        if block_info is None or not bad.any():
+            raise
+        info = block_info[0]
+        local = np.unravel_index(int(np.argmax(bad)), block.shape)
+        index = tuple(int(i) + start for i, (start, _) in zip(local, info["array-location"]))
+        flat = int(np.ravel_multi_index(index, info["shape"]))
+        raise ValueError(non_finite_message("darray", tuple(info["shape"]), flat, block[local])) from None

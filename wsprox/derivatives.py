@@ -7,7 +7,7 @@ clusters :math:`G` (the entries that share a value) are fixed, and with
 
 .. math::
 
-    \frac{\partial x}{\partial w} = J = \sum_{G:\ x_G \ne 0} \frac{1_G 1_G^\top}{|G|},
+    \frac{\partial x}{\partial w} = J = \sum_{G \text{ active}} \frac{1_G 1_G^\top}{|G|},
     \qquad
     \frac{\partial x_G}{\partial \lambda} = \frac{1}{|G|}\sum_{k \in G} \frac{d + 1 - 2k}{d - 1}
         = \frac{d - 2s_G - |G|}{d - 1},
@@ -17,11 +17,14 @@ clusters :math:`G` (the entries that share a value) are fixed, and with
 where :math:`k` runs over the ranks (ascending, from 1) that the cluster's
 entries take in the sorted vector, :math:`s_G` is the number of entries
 below the cluster, and the last two are 0 on the cluster that
-:math:`\ell_1` thresholds to 0. :math:`J` is the orthogonal projection onto
-the vectors constant on every non-zero cluster and zero on the zero one
+:math:`\ell_1` thresholds to 0. A cluster is *active* unless :math:`\ell_1 > 0`
+thresholds it to 0: with :math:`\ell_1 = 0` every cluster is active, one
+whose value happens to be 0 included (it moves with :math:`w` like any
+other). :math:`J` is the orthogonal projection onto the vectors constant on
+every active cluster and zero on the thresholded one
 (:math:`J = J^\top = J^2`): the prox moves each cluster as one particle, at
 its mean velocity (:doc:`/theory`). For :math:`\lambda = 0` the prox is the
-soft thresholding of :math:`w` and :math:`J = \operatorname{diag}(1[x \ne 0])`
+soft thresholding of :math:`w` and :math:`J = \operatorname{diag}(1[\text{active}])`
 whatever ties :math:`w` has (tied entries part as soon as :math:`w` moves);
 the derivative in :math:`\lambda` there is the right derivative (ties stay
 tied for :math:`\lambda > 0`).
@@ -39,10 +42,10 @@ so its Jacobian is a limit of nearby Jacobians: an element of the Bouligand,
 hence of the Clarke, generalised Jacobian.
 
 Everything is computed from the labels and the values, :math:`O(d)` per
-vector with scatter-adds over the labels, and written once for NumPy arrays
-and torch tensors (:mod:`wsprox.torch` backpropagates with it on the
-tensor's device). The NumPy interface is :meth:`wsprox.ProxResult.vjp` and
-:meth:`wsprox.ProxResult.jvp`.
+vector with scatter-adds over the labels, and written once for NumPy arrays,
+torch tensors and JAX arrays (:mod:`wsprox.torch` backpropagates with it on
+the tensor's device, :mod:`wsprox.jax` takes its JVP from it). The NumPy
+interface is :meth:`wsprox.ProxResult.vjp` and :meth:`wsprox.ProxResult.jvp`.
 """
 from __future__ import annotations
 
@@ -55,7 +58,7 @@ import numpy as np
 __all__ = ["Linearization", "check_direction", "linearize"]
 
 
-def linearize(labels, x, lam: float, *, xp=np) -> Linearization:
+def linearize(labels, x, lam, *, l1=0.0, xp=np) -> Linearization:
     r"""The linear piece of the prox at its result: :class:`Linearization`.
 
     Parameters
@@ -67,10 +70,16 @@ def linearize(labels, x, lam: float, *, xp=np) -> Linearization:
     x : array of float, shape (n, d)
         The prox, rows as ``labels``; only its signs matter (and its dtype,
         that of the results), so ``sign(x)`` does as well.
-    lam : float
-        The weight :math:`\lambda` the prox was computed with.
+    lam : float or bool
+        The weight :math:`\lambda` the prox was computed with (only
+        ``lam > 0`` matters, so that flag does as well; a traced boolean
+        for JAX).
+    l1 : float or bool, optional
+        The weight :math:`\ell_1` (only ``l1 > 0`` matters: then a cluster
+        at 0 is thresholded, else it is active like any other).
     xp : module, optional
-        ``numpy`` (default) or ``torch``: the kind of ``labels`` and ``x``.
+        ``numpy`` (default), ``torch`` or ``jax.numpy``: the kind of
+        ``labels`` and ``x``.
 
     Returns
     -------
@@ -98,27 +107,33 @@ def linearize(labels, x, lam: float, *, xp=np) -> Linearization:
     # sum, which makes them an array of xp on labels' device.
     rows = xp.cumsum(xp.ones_like(labels[:, :1]), 0) - 1
     index = (labels + d * rows).reshape(-1)
-    active = x != 0
-    sizes = _sum_by(index, xp.ones_like(x).reshape(-1), n * d).reshape(n, d)
+    # A cluster at 0 is thresholded only when l1 > 0; with l1 = 0 it is an ordinary cluster.
+    active = (x != 0) | xp.logical_not(xp.asarray(l1 > 0))
+    sizes = _sum_by(index, xp.ones_like(x).reshape(-1), n * d, xp).reshape(n, d)
     below = xp.cumsum(sizes, 1) - sizes              # entries of the row below each cluster
     speed = ((d - 2 * below - sizes) / max(d - 1, 1)).reshape(-1)     # 0 for d = 1
     zero = x * 0
+    shared = lam > 0
+    if isinstance(shared, (bool, np.bool_)):
+        shared = bool(shared)
     return Linearization(
         index=index,
         count=sizes.reshape(-1)[index].reshape(n, d),
         active=active,
         velocity=xp.where(active, speed[index].reshape(n, d), zero),
         l1_slope=-xp.sign(x),
-        shared=lam > 0,
+        shared=shared,
         xp=xp,
     )
 
 
-def _sum_by(index, values, size):
+def _sum_by(index, values, size, xp):
     # sums[j] = the sum of values[i] over index[i] == j, flat, in values' precision at least.
-    if isinstance(values, np.ndarray):
+    if xp is np:
         return np.bincount(index, weights=values, minlength=size).astype(values.dtype, copy=False)
-    return values.new_zeros(size).index_add_(0, index, values)
+    if hasattr(values, "index_add_"):                                     # torch
+        return values.new_zeros(size).index_add_(0, index, values)
+    return xp.zeros(size, values.dtype).at[index].add(values)             # jax.numpy
 
 
 @dataclass(frozen=True)
@@ -136,15 +151,15 @@ class Linearization:
     count : array, shape (n, d)
         The size of every entry's cluster.
     active : array of bool, shape (n, d)
-        The entries whose cluster is not zero.
+        The entries whose cluster ``l1`` does not threshold to 0.
     velocity : array, shape (n, d)
         :math:`v = \partial x / \partial\lambda`: the mean velocity of the
-        entry's cluster, 0 on the zero cluster.
+        entry's cluster, 0 on the thresholded cluster.
     l1_slope : array, shape (n, d)
         :math:`s = \partial x / \partial\ell_1 = -\operatorname{sign}(x)`.
-    shared : bool
+    shared : bool or boolean array
         ``lam > 0``: :math:`J` averages within the clusters; else
-        :math:`J = \operatorname{diag}(\text{active})`.
+        :math:`J = \operatorname{diag}(\text{active})` (a traced flag for JAX).
     xp : module
         ``numpy`` or ``torch``.
 
@@ -154,8 +169,8 @@ class Linearization:
     >>> res = wsprox.prox_result([-3.0, 0.1, 2.0, 2.5], 1.0, l1=0.5)
     >>> res.x                            # a zero cluster and a cluster of two
     array([-1.5       ,  0.        ,  1.08333333,  1.08333333])
-    >>> lin = linearize(res.labels[None], res.x[None], 1.0)
-    >>> lin.velocity, lin.l1_slope       # nothing moves the zero cluster
+    >>> lin = linearize(res.labels[None], res.x[None], 1.0, l1=0.5)
+    >>> lin.velocity, lin.l1_slope       # nothing moves the thresholded cluster
     (array([[ 1.        ,  0.        , -0.66666667, -0.66666667]]), array([[ 1., -0., -1., -1.]]))
     >>> lin.project(np.array([[0.0, 0.0, 1.0, 0.0]]))
     array([[0. , 0. , 0.5, 0.5]])
@@ -170,8 +185,8 @@ class Linearization:
     xp: object
 
     def project(self, v):
-        r""":math:`J v`: the mean of ``v`` over every non-zero cluster (``v`` itself
-        for ``lam = 0``), 0 on the zero cluster. ``J`` is symmetric, so this is
+        r""":math:`J v`: the mean of ``v`` over every active cluster (``v`` itself
+        for ``lam = 0``), 0 on the thresholded one. ``J`` is symmetric, so this is
         also :math:`J^\top v`.
 
         Examples
@@ -182,10 +197,13 @@ class Linearization:
         array([[2., 2., 5.]])
         """
         zero = v * 0
-        if not self.shared:
+        if self.shared is False:
             return self.xp.where(self.active, v, zero)
-        sums = _sum_by(self.index, v.reshape(-1), self.index.shape[0])
-        return self.xp.where(self.active, sums[self.index].reshape(v.shape) / self.count, zero)
+        sums = _sum_by(self.index, v.reshape(-1), self.index.shape[0], self.xp)
+        mean = sums[self.index].reshape(v.shape) / self.count
+        if self.shared is not True:                    # a traced flag (JAX)
+            mean = self.xp.where(self.shared, mean, v)
+        return self.xp.where(self.active, mean, zero)
 
     def vjp(self, g):
         r"""``(J g, <g, v>, <g, s>)``: the cotangents of ``w``, ``lam`` and ``l1``

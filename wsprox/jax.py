@@ -46,8 +46,10 @@ import numpy as np
 
 from ._backend import METHODS
 from ._prox import prox_result
+from ._rows import from_rows, to_rows
 from ._validation import check_choice, check_penalty_weight, normalize_axis
 from .cpu.backend import finite_magnitude
+from .derivatives import linearize
 
 __all__ = ["prox", "prox_jaxopt"]
 
@@ -218,6 +220,7 @@ def _host(x, lam, l1, *, method, axis, core_ndim):
     subnormal value or ``lam`` as 0).
     """
     x, lam, l1 = np.asarray(x), np.asarray(lam), np.asarray(l1)
+    finite_magnitude(x, "x")          # the index in x as the caller sees it (with vmap's axes in front)
     lead = x.ndim - core_ndim
     batch = np.broadcast_shapes(x.shape[:lead], lam.shape, l1.shape)
     core = x.shape[lead:]
@@ -231,12 +234,13 @@ def _host(x, lam, l1, *, method, axis, core_ndim):
         res = prox_result(rows[part], lam[part][0], l1=l1[part][0], method=method, axis=along)
         y[part], labels[part] = res.x, res.labels
     y, labels = y.reshape(batch + core), labels.reshape(batch + core)
-    return y, labels, np.sign(y).astype(np.int8), (lam > 0).reshape(batch)
+    return y, labels, np.sign(y).astype(np.int8), (lam > 0).reshape(batch), (l1 > 0).reshape(batch)
 
 
 def _solve(x, lam, l1, method, axis):
     shapes = (jax.ShapeDtypeStruct(x.shape, x.dtype), jax.ShapeDtypeStruct(x.shape, jnp.int32),
-              jax.ShapeDtypeStruct(x.shape, jnp.int8), jax.ShapeDtypeStruct((), jnp.bool_))
+              jax.ShapeDtypeStruct(x.shape, jnp.int8), jax.ShapeDtypeStruct((), jnp.bool_),
+              jax.ShapeDtypeStruct((), jnp.bool_))
     host = functools.partial(_host, method=method, axis=axis, core_ndim=x.ndim)
     return jax.pure_callback(host, shapes, x, lam, l1, vmap_method="expand_dims")
 
@@ -248,30 +252,20 @@ def _prox(x, lam, l1, method, axis):
 
 @_prox.defjvp
 def _prox_jvp(method, axis, primals, tangents):
-    y, *clusters = _solve(*primals, method, axis)
+    # The clusters are piecewise constant in the arguments: computed from the primals with their
+    # derivatives stopped, so that differentiating this rule again (jax.hessian, jacfwd of grad)
+    # never differentiates the host callback. The result is y plus the tangent map applied to
+    # (argument - stopped argument), which is 0 in value and has the derivative J: a second
+    # differentiation sees the prox's own first derivative, as torch's double backward does.
+    stopped = [jax.lax.stop_gradient(a) for a in primals]
+    y, *clusters = _solve(*stopped, method, axis)
+    y = y + _tangent(*clusters, *(a - s for a, s in zip(primals, stopped)), axis)
     return y, _tangent(*clusters, *tangents, axis)
 
 
-def _tangent(labels, sign, shared, dx, dlam, dl1, axis):
-    """The JVP of the prox from its clusters: linear in the tangents ``dx``, ``dlam``, ``dl1``."""
-    shape = labels.shape
-
-    def rows(a):
-        return a.reshape(1, -1) if axis is None else jnp.moveaxis(a, axis, -1).reshape(-1, shape[axis])
-
-    n, d = rows(labels).shape
-    sign, dxr = rows(sign).ravel().astype(dx.dtype), rows(dx).ravel()
-    # Cluster ids unique over the rows; a cluster covers sorted ranks start+1 .. start+size.
-    segments = (rows(labels) + d * jnp.arange(n, dtype=labels.dtype)[:, None]).ravel()
-    sizes = jax.ops.segment_sum(jnp.ones(n * d, jnp.int32), segments, num_segments=n * d).reshape(n, d)
-    start = jnp.cumsum(sizes, axis=1) - sizes
-    velocity = ((d - 2 * start - sizes).astype(dx.dtype) / max(d - 1, 1)).ravel()
-    count = jnp.maximum(sizes, 1).astype(dx.dtype).ravel()
-    mean = jax.ops.segment_sum(dxr, segments, num_segments=n * d) / count
-    # lam = 0: soft thresholding, whose entries move on their own even where w has ties.
-    dy = jnp.where(shared, mean[segments], dxr) + dlam * velocity[segments] - dl1 * sign
-    dy = jnp.where(sign != 0, dy, 0)
-    if axis is None:
-        return dy.reshape(shape)
-    moved = shape[:axis] + shape[axis + 1:] + (shape[axis],)
-    return jnp.moveaxis(dy.reshape(moved), -1, axis)
+def _tangent(labels, sign, shared, thresholds, dx, dlam, dl1, axis):
+    """The JVP of the prox from its clusters (:func:`wsprox.derivatives.linearize`): linear in the
+    tangents ``dx``, ``dlam``, ``dl1``."""
+    lin = linearize(to_rows(labels, axis, xp=jnp), to_rows(sign, axis, xp=jnp).astype(dx.dtype), shared,
+                    l1=thresholds, xp=jnp)
+    return from_rows(lin.jvp(to_rows(dx, axis, xp=jnp), dlam, dl1), labels.shape, axis, xp=jnp)

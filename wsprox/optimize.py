@@ -75,6 +75,29 @@ __all__ = ["minimize_composite"]
 RESTARTS = ("gradient", "function", None)
 
 
+def _value_and_gradient(returned, size):
+    # What fun_and_grad returned, as (float f, float64 g of the given size), or a clear error.
+    if not (isinstance(returned, (tuple, list)) and len(returned) == 2):
+        what = (f"a {type(returned).__name__} of length {len(returned)}"
+                if isinstance(returned, (tuple, list)) else f"a {type(returned).__name__}")
+        raise TypeError(f"fun_and_grad must return a pair (f, g): the value f (a real scalar) and the "
+                        f"gradient g (an array of x's size), got {what}")
+    f, g = returned
+    f_array = np.asarray(f)
+    if f_array.size != 1 or not (np.issubdtype(f_array.dtype, np.floating)
+                                 or np.issubdtype(f_array.dtype, np.integer)):
+        raise TypeError(f"fun_and_grad must return (f, g) with f a real scalar (the value), got f of "
+                        f"type {type(f).__name__}, shape {f_array.shape} and dtype {f_array.dtype}")
+    try:
+        g = np.asarray(g, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"fun_and_grad must return (f, g) with g a real array (the gradient), got g of "
+                        f"type {type(g).__name__}") from None
+    if g.size != size:
+        raise ValueError(f"fun_and_grad returned a gradient of size {g.size}, expected {size}")
+    return float(f_array.reshape(())), g.reshape(-1)
+
+
 def minimize_composite(fun_and_grad, x0, lam, *, l1=0.0, step="backtracking", accelerated=True,
                        restart="gradient", tol=1e-8, max_iter=1000, callback=None) -> OptimizeResult:
     r"""Minimise :math:`f(x) + \lambda R(x) + \ell_1\|x\|_1` by FISTA, with an exact optimality measure.
@@ -192,11 +215,7 @@ def minimize_composite(fun_and_grad, x0, lam, *, l1=0.0, step="backtracking", ac
     def evaluate(z):
         nonlocal nfev
         nfev += 1
-        f, g = fun_and_grad(z.reshape(shape))
-        g = np.asarray(g, dtype=np.float64)
-        if g.size != z.size:
-            raise ValueError(f"fun_and_grad returned a gradient of size {g.size}, expected {z.size}")
-        return float(f), g.reshape(-1)
+        return _value_and_gradient(fun_and_grad(z.reshape(shape)), z.size)
 
     def objective(z, fz):
         return fz + lam * penalty(z) + l1 * float(np.abs(z).sum())

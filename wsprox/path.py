@@ -102,9 +102,10 @@ class ProxPath:
     def n_clusters(self, lam):
         """The number of clusters (distinct values) of the prox at ``lam`` (scalar or array).
 
-        At a merge event the clusters that meet count as one.
+        At a merge event the clusters that meet count as one. Every ``lam``
+        must be finite and ``>= 0``, as for :meth:`prox` and :meth:`labels`.
         """
-        lam = np.asarray(lam, dtype=np.float64)
+        lam = _check_lams(lam)
         merged = np.searchsorted(np.sort(self.merge_lams), lam, side="right")
         counts = self.w.size - merged
         return int(counts) if counts.ndim == 0 else counts
@@ -135,8 +136,10 @@ class ProxPath:
         d = self.w.size
         starts = self._starts(lam)
         a, b = starts[:-1], starts[1:] - 1
-        centre = np.add.reduceat(self.w[self.order], a) / (b - a + 1)
-        drift = float(lam) * (d - 1 - a - b) / (d - 1) if d > 1 else np.zeros(1)
+        # The sums on w * 2**-e where they could overflow, the means scaled back (exact).
+        e = _scale_exponent(self.w)
+        centre = np.ldexp(np.add.reduceat(np.ldexp(self.w[self.order], -e), a) / (b - a + 1), e)
+        drift = float(lam) * ((d - 1 - a - b) / (d - 1)) if d > 1 else np.zeros(1)
         out = np.empty(d)
         out[self.order] = np.repeat(centre + drift, b - a + 1)
         return out
@@ -203,7 +206,7 @@ def prox_path(w) -> ProxPath:
     order = np.argsort(values, kind="stable")
     # The merge lams are homogeneous in w: computed on w * 2**-e, where the
     # sums (at most 2 d max|w|) could overflow, and multiplied back exactly.
-    e = max(math.frexp(float(np.abs(values).max()))[1] + (2 * values.size).bit_length() - 1021, 0)
+    e = _scale_exponent(values)
     with np.errstate(over="ignore"):
         lams = np.ldexp(_merge_lams(np.ldexp(values[order], -e)), e)
     return ProxPath(values, order, lams)
@@ -246,11 +249,36 @@ def collapse_threshold(w) -> float:
         raise ValueError("w is empty: there is no threshold to compute")
     if d == 1:
         return 0.0
+    # Homogeneous in w: computed on w * 2**-e where the sums could overflow, scaled back exactly.
+    e = _scale_exponent(x)
+    x = np.ldexp(x, -e)
     k = np.arange(1, d)
     prefix_means = np.cumsum(x[:-1]) / k
     # mean(x) - mean(x_1..x_k) = (mean(x_{k+1}..x_d) - mean(x_1..x_k)) (d - k) / d
     suffix_means = (np.cumsum(x[::-1])[::-1][1:]) / (d - k)
-    return float(max(np.max((d - 1) * (suffix_means - prefix_means) / d), 0.0))
+    with np.errstate(over="ignore"):
+        return float(np.ldexp(max(np.max((suffix_means - prefix_means) * ((d - 1) / d)), 0.0), e))
+
+
+def _scale_exponent(values):
+    # The e >= 0 for which sums of up to 2 d entries of values * 2**-e cannot overflow.
+    return max(math.frexp(float(np.abs(values).max()))[1] + (2 * values.size).bit_length() - 1021, 0)
+
+
+def _check_lams(lam):
+    # lam (a scalar or an array) as float64, every entry finite and >= 0.
+    lams = np.asarray(lam)
+    if lams.ndim == 0:
+        return np.float64(check_penalty_weight(lam, "lam"))
+    if lams.dtype.kind not in "iuf":
+        raise TypeError(f"lam must be a real scalar or an array of real numbers, got dtype {lams.dtype}")
+    lams = lams.astype(np.float64)
+    bad = ~(np.isfinite(lams) & (lams >= 0))
+    if bad.any():
+        first = np.unravel_index(int(np.argmax(bad)), lams.shape)
+        raise ValueError(f"lam must be finite and >= 0, got {lams[first]} at index "
+                         f"{first[0] if lams.ndim == 1 else first}")
+    return lams
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,8 +38,10 @@ import torch
 
 from ._prox import prox as _prox
 from ._prox import prox_result as _prox_result
+from ._rows import from_rows, to_rows
 from ._validation import check_penalty_weight, normalize_axis
 from .cpu import SOLVERS
+from .cpu.backend import non_finite_message
 from .derivatives import linearize
 from .penalty import gap_weights, sorted_penalty, sorted_weights
 from .warm import ProxState
@@ -63,11 +66,27 @@ def _work_dtype(dtype):
     return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
 
 
-def _dim(dim, axis):
-    # dim=, or its alias axis=; not both.
+def _dim(dim, axis, ndim=None):
+    # dim=, or its alias axis=, not both; normalised (named as the caller wrote it) when ndim is given.
     if dim is not None and axis is not None:
         raise TypeError(f"pass dim= or its alias axis=, not both (got dim={dim!r}, axis={axis!r})")
-    return axis if dim is None else dim
+    value, name = (axis, "axis") if dim is None else (dim, "dim")
+    return value if ndim is None else normalize_axis(value, ndim, name)
+
+
+@contextmanager
+def _names_non_finite(tensor, name):
+    # A NaN or infinity found by the prox is reported at its index in tensor, under the caller's name.
+    try:
+        yield
+    except ValueError:
+        values = tensor.detach()
+        bad = ~torch.isfinite(values.reshape(-1))
+        if not bad.any():
+            raise
+        first = int(bad.nonzero()[0])
+        raise ValueError(non_finite_message(name, tuple(values.shape), first,
+                                            float(values.reshape(-1)[first]))) from None
 
 
 def _check_tensor(tensor, name="tensor"):
@@ -171,8 +190,8 @@ def prox(tensor: torch.Tensor, lam: float | torch.Tensor, *, l1: float | torch.T
     Notes
     -----
     The gradients are exact (:mod:`wsprox.derivatives`): the gradient of
-    ``tensor`` is the incoming gradient averaged over every non-zero cluster
-    of the prox (0 on the cluster at 0); ``lam`` and ``l1`` get the incoming
+    ``tensor`` is the incoming gradient averaged over every cluster of the
+    prox (0 on the cluster that ``l1 > 0`` thresholds to 0); ``lam`` and ``l1`` get the incoming
     gradient's products with :math:`\partial x/\partial\lambda` (each
     cluster's mean velocity) and :math:`\partial x/\partial\ell_1 =
     -\operatorname{sign}(x)`. At ties and kinks they are the element of the
@@ -194,9 +213,10 @@ def prox(tensor: torch.Tensor, lam: float | torch.Tensor, *, l1: float | torch.T
     (tensor([0.5000, 0.5000, 0.0000]), tensor(0.5000))
     """
     _check_float_tensor(tensor)
-    axis = normalize_axis(_dim(dim, axis), tensor.ndim)
+    axis = _dim(dim, axis, tensor.ndim)
     lam_value, l1_value = _weight(lam, "lam"), _weight(l1, "l1")
-    return _Prox.apply(tensor, lam, l1, lam_value, l1_value, method, axis)
+    with _names_non_finite(tensor, "tensor"):
+        return _Prox.apply(tensor, lam, l1, lam_value, l1_value, method, axis)
 
 
 def _weight(value, name):
@@ -209,20 +229,6 @@ def _weight(value, name):
     return check_penalty_weight(value, name)
 
 
-def _to_rows(t, axis):
-    # The (n, d) rows of t along axis (one row for None), as wsprox._rows.to_rows.
-    if axis is None:
-        return t.reshape(1, -1)
-    d = t.shape[axis]
-    return t.movedim(axis, -1).reshape(math.prod(t.shape) // d if d else 0, d)
-
-
-def _from_rows(rows, shape, axis):
-    if axis is None:
-        return rows.reshape(shape)
-    return rows.reshape(shape[:axis] + shape[axis + 1:] + shape[axis:axis + 1]).movedim(-1, axis)
-
-
 class _Prox(torch.autograd.Function):
     """:func:`prox`; the backward pass is :meth:`wsprox.derivatives.Linearization.vjp`."""
 
@@ -232,17 +238,18 @@ class _Prox(torch.autograd.Function):
         work = tensor.detach().resolve_neg().to(_work_dtype(tensor.dtype))
         res = _prox_result(work, lam_value, l1=l1_value, method=method, axis=axis)
         ctx.save_for_backward(res.labels, torch.sign(res.x).to(torch.int8))
-        ctx.lam, ctx.axis, ctx.dtype = lam_value, axis, tensor.dtype
+        ctx.lam, ctx.l1, ctx.axis, ctx.dtype = lam_value, l1_value, axis, tensor.dtype
         ctx.weights = [(w.shape, w.dtype) if isinstance(w, torch.Tensor) else None for w in (lam, l1)]
         return res.x.to(tensor.dtype)
 
     @staticmethod
     def backward(ctx, grad):
         labels, sign = ctx.saved_tensors
-        g = _to_rows(grad.to(_work_dtype(ctx.dtype)), ctx.axis)
-        lin = linearize(_to_rows(labels, ctx.axis), _to_rows(sign, ctx.axis).to(g.dtype), ctx.lam, xp=torch)
+        g = to_rows(grad.to(_work_dtype(ctx.dtype)), ctx.axis, xp=torch)
+        lin = linearize(to_rows(labels, ctx.axis, xp=torch), to_rows(sign, ctx.axis, xp=torch).to(g.dtype),
+                        ctx.lam, l1=ctx.l1, xp=torch)
         grad_w, grad_lam, grad_l1 = lin.vjp(g)
-        grads = [_from_rows(grad_w, labels.shape, ctx.axis).to(ctx.dtype) if ctx.needs_input_grad[0] else None]
+        grads = [from_rows(grad_w, labels.shape, ctx.axis, xp=torch).to(ctx.dtype) if ctx.needs_input_grad[0] else None]
         for weight, total, needed in zip(ctx.weights, (grad_lam, grad_l1), ctx.needs_input_grad[1:3]):
             grads.append(total.reshape(weight[0]).to(weight[1]) if needed else None)
         return (*grads, None, None, None, None)
@@ -320,8 +327,8 @@ def prox_(tensor: torch.Tensor, lam: float, *, l1: float = 0.0, method: str = "a
             [5.0000, 5.0000]], dtype=torch.bfloat16)
     """
     _check_prox_tensor(tensor)
-    axis = _dim(dim, axis)
-    with torch.no_grad():
+    axis = _dim(dim, axis, tensor.ndim)
+    with torch.no_grad(), _names_non_finite(tensor, "tensor"):
         target = tensor.detach()
         dtype = _work_dtype(target.dtype)
         in_place = target.is_contiguous() and not target.is_neg() and target.dtype == dtype
@@ -567,20 +574,30 @@ class WeightSharingProx(torch.optim.Optimizer):
         updates = []
         for g, group in enumerate(self.param_groups):
             options = _check_options(group, group["params"], g)
-            for p, lr in zip(group["params"], self._learning_rates(group["params"], g)):
-                updates.append((p, options["strength"] * lr, options["l1"] * lr, options))
-        for p, lam, l1, options in updates:
+            for i, (p, lr) in enumerate(zip(group["params"], self._learning_rates(group["params"], g))):
+                updates.append((p, options["strength"] * lr, options["l1"] * lr, options, (i, g)))
+        names = self._names()
+        for p, lam, l1, options, where in updates:
             if lam or l1:
                 before = p.detach().clone() if options["rho"] else None
                 if self.process_group is not None:
                     _prox_shard_(p, lam, l1, self.process_group)
                 else:
                     warm = self.state[p].setdefault("warm", ProxState()) if p.device.type == "cpu" else None
-                    prox_(p, lam, l1=l1, method=options["method"], axis=options["axis"], warm=warm)
+                    name = names.get(id(p))
+                    with _names_non_finite(p, f"parameter {where[0]} of group {where[1]}"
+                                              + (f" ({name!r})" if name else "")):
+                        prox_(p, lam, l1=l1, method=options["method"], axis=options["axis"], warm=warm)
                 if before is not None:
                     with torch.no_grad():
                         p.lerp_(before, options["rho"])     # prox + rho (w - prox)
         return loss
+
+    def _names(self):
+        # The parameters' names where the optimizer knows them (built from named_parameters()).
+        groups = self.optimizer.param_groups if self.optimizer is not None else ()
+        return {id(p): name for group in groups
+                for p, name in zip(group["params"], group.get("param_names", ()))}
 
     def _learning_rates(self, params, g):
         # The learning rate of each parameter of group g (1 when not scaled).
@@ -765,7 +782,7 @@ def penalty(tensor: torch.Tensor, *, dim: int | None = None, axis: int | None = 
     _check_tensor(tensor)
     if not tensor.is_floating_point():
         raise TypeError(f"tensor must be floating point to differentiate R, got {tensor.dtype}")
-    axis = normalize_axis(_dim(dim, axis), tensor.ndim)
+    axis = _dim(dim, axis, tensor.ndim)
     rows = tensor.reshape(-1) if axis is None else tensor.movedim(axis, -1)
     return _SortedPenalty.apply(torch.sort(rows, dim=-1).values)
 
@@ -853,9 +870,12 @@ def tie_(tensor: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
     Notes
     -----
-    Each mean is taken in float64 as :math:`m + \operatorname{mean}(w - m)`
-    with :math:`m` the cluster's minimum, so a cluster of equal values keeps
-    its value exactly and ``tie_(w, clusters(w))`` leaves ``w`` unchanged.
+    Each mean is taken in float64 as :math:`(m + h) + h` with :math:`m` the
+    cluster's minimum and :math:`h = \sum (w/2 - m/2)/|G|`, half its distance
+    to the mean: no step overflows whatever the magnitudes (the mean of
+    ``[1e308, 1e308, -1e308]`` is ``3.3e307``), and a cluster of equal values
+    keeps its value exactly, so ``tie_(w, clusters(w))`` leaves ``w``
+    unchanged.
     The labels are renumbered by a sort (:func:`torch.unique`), then
     :math:`O(d)` scatter operations: :math:`O(d \log d)` time and
     :math:`O(d)` memory whatever the label values.
@@ -906,8 +926,10 @@ def tie_(tensor: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         _, cluster, counts = torch.unique(labels.reshape(-1), return_inverse=True, return_counts=True)
         k = counts.numel()
         low = w.new_zeros(k).scatter_reduce_(0, cluster, w, reduce="amin", include_self=False)
-        shift = w - low[cluster]
-        means = low + shift.new_zeros(k).index_add_(0, cluster, shift) / counts
+        # Half the distances to the minimum, each divided by its cluster's size: no sum overflows.
+        half = (w * 0.5 - low[cluster] * 0.5) / counts[cluster]
+        half_gap = half.new_zeros(k).index_add_(0, cluster, half)
+        means = (low + half_gap) + half_gap
         tensor.detach().copy_(means[cluster].reshape(tensor.shape))
     return tensor
 

@@ -48,7 +48,11 @@ def as_float_array(w, name: str = "w", *, check_finite: bool = True) -> np.ndarr
         )
     check_no_grad(w, name)
     check_tensor_dtype(w, name)
-    a = np.asarray(_host_view(w))
+    try:
+        a = np.asarray(_host_view(w))
+    except ValueError as err:                  # a ragged nested sequence
+        raise ValueError(f"{name} must be a rectangular array of numbers (nested sequences of equal "
+                         f"lengths); NumPy could not make one: {err}") from None
     dtype = result_dtype(check_real_dtype(a.dtype, name))
     if a.dtype != dtype:
         a = a.astype(dtype)
@@ -213,6 +217,10 @@ class CPUBackend(Backend):
 
     def to_host(self, a):
         return a
+
+    def from_host(self, target, host):
+        if host is not target:
+            target[...] = host
 
 
 #: The CPU backend of :func:`wsprox.prox`.
