@@ -45,12 +45,6 @@ def test_simulator_suite():
     assert " passed" in output and " skipped" not in output.splitlines()[-1], output[-2000:]
 
 
-def test_import_wsprox_does_not_import_numba_cuda():
-    code = "import sys, wsprox; wsprox.prox([1.0, 2.0], 1.0); assert 'numba.cuda' not in sys.modules"
-    proc = run_python("-c", code, simulator=False)
-    assert proc.returncode == 0, proc.stderr
-
-
 @pytest.mark.skipif(cuda.is_available(), reason="a CUDA device (or the simulator) is present")
 def test_no_device_error_says_how_to_simulate():
     for call in (wsprox.prox, wsprox.prox_result):

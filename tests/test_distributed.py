@@ -121,10 +121,4 @@ def test_one_process_group(tmp_path):
     _worker(0, 1, str(tmp_path / "init"))
 
 
-def test_import_wsprox_imports_neither_torch_distributed_nor_dask():
-    import subprocess
-    import sys
-    code = ("import sys, wsprox; bad = [m for m in ('torch.distributed', 'dask') if m in sys.modules]; "
-            "assert not bad, bad")
-    subprocess.run([sys.executable, "-c", code], check=True)
 

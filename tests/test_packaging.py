@@ -49,23 +49,6 @@ def test_typed_and_no_test_files_inside_the_package():
     assert not strays
 
 
-def test_import_wsprox_imports_neither_jax_nor_torch_nor_numba_cuda():
-    code = ("import sys, wsprox; wsprox.prox([1.0, 2.0], 1.0); "
-            "print(sorted(m for m in ('jax', 'jaxopt', 'torch', 'numba.cuda', 'cvxpy', 'sklearn', 'dask') if m in sys.modules))")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "[]"
-
-
-def test_prox_cvxpy_without_cvxpy_names_the_extra(monkeypatch):
-    from wsprox.reference import prox_cvxpy
-
-    monkeypatch.setitem(sys.modules, "cvxpy", None)   # as if not installed
-    with pytest.raises(ImportError, match=r'pip install "wsprox\[reference\]"') as info:
-        prox_cvxpy([0.0, 1.0], 0.5)
-    assert type(info.value) is ImportError
-
-
 def test_wheel_and_sdist_hold_what_they_should(tmp_path):
     pytest.importorskip("build")
     proc = subprocess.run([sys.executable, "-m", "build", "--outdir", str(tmp_path), str(ROOT)],

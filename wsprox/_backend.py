@@ -27,6 +27,8 @@ import abc
 import contextlib
 import importlib
 
+from ._extras import require
+
 __all__ = ["BACKENDS", "METHODS", "Backend", "get_backend", "is_device_array", "solvers"]
 
 #: The collision algorithms, by method name: every backend has one module of
@@ -74,6 +76,8 @@ def get_backend(name: str) -> Backend:
     >>> get_backend("cpu").name
     'cpu'
     """
+    if name == "cuda":      # Numba's own numba.cuda is a stub without numba-cuda
+        require("numba_cuda", extra="cuda", feature="backend='cuda'")
     return importlib.import_module(f"wsprox.{name}").BACKEND
 
 

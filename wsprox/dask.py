@@ -16,12 +16,16 @@ one chunk yourself when the vector fits a worker (``darray.rechunk(-1)``), or
 shard it across processes with :func:`wsprox.distributed.prox_`.
 
 Dask is an optional dependency: ``import wsprox`` never imports it,
-``import wsprox.dask`` does (``pip install "wsprox[dask]"``).
+``import wsprox.dask`` does (the ``dask`` extra: ``pip install -e ".[dask]"`` in
+a checkout).
 """
 from __future__ import annotations
 
-import dask.array as da
 import numpy as np
+
+from ._extras import require
+
+da = require("dask.array", extra="dask", feature="wsprox.dask")
 
 from ._prox import prox as _prox
 from ._validation import check_penalty_weight, check_real_dtype, normalize_axis, result_dtype

@@ -68,12 +68,14 @@ device; the computation stays on the host, untested here) provide both.
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.distributed as dist
 from numba import njit
 
+from ._extras import require
 from ._validation import check_penalty_weight, overflow_scale
 from .cpu.blocks import block_value
+
+torch = require("torch", extra="torch", feature="wsprox.distributed")
+dist = require("torch.distributed", extra="torch", feature="wsprox.distributed")
 
 __all__ = ["prox_"]
 

@@ -33,16 +33,20 @@ differentiates it by transposing the JVP, so both directions are exact and
 cost :math:`O(d)` on top of the prox.
 
 JAX is an optional dependency: ``import wsprox`` never imports it,
-``import wsprox.jax`` does (``pip install "wsprox[jax]"``).
+``import wsprox.jax`` does (the ``jax`` extra: ``pip install -e ".[jax]"`` in a
+checkout).
 """
 from __future__ import annotations
 
 import functools
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
+
+from ._extras import require
+
+jax = require("jax", extra="jax", feature="wsprox.jax")
+jnp = require("jax.numpy", extra="jax", feature="wsprox.jax")
 
 from ._backend import METHODS
 from ._prox import prox_result

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._extras import require
 from ._validation import check_choice, check_penalty_weight
 from .cpu.backend import as_float_array
 
@@ -192,7 +193,8 @@ def prox_cvxpy(w: ArrayLike, lam: float, *, l1: float = 0.0, formulation: str = 
     RuntimeError
         If the solver does not report an optimal status.
     ImportError
-        If cvxpy is not installed (``pip install "wsprox[reference]"``).
+        If cvxpy or SCS is not installed (the ``reference`` extra:
+        ``pip install -e ".[reference]"`` in a checkout).
 
     Examples
     --------
@@ -237,10 +239,5 @@ def prox_cvxpy(w: ArrayLike, lam: float, *, l1: float = 0.0, formulation: str = 
 
 
 def _import_cvxpy():
-    try:
-        import cvxpy
-    except ImportError as exc:
-        raise ImportError(
-            f'prox_cvxpy needs cvxpy (and SCS, its default solver): pip install "wsprox[reference]" ({exc})'
-        ) from exc
-    return cvxpy
+    require("scs", extra="reference", feature="prox_cvxpy (with SCS, its default solver)")
+    return require("cvxpy", extra="reference", feature="prox_cvxpy")

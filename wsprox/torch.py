@@ -24,7 +24,8 @@ precision is computed in float32 and returned (or written) in its own dtype.
 The axis of the slices is ``dim=``, as in torch (``axis=`` is an alias).
 
 PyTorch is an optional dependency: ``import wsprox`` never imports it,
-``import wsprox.torch`` does (``pip install "wsprox[torch]"``).
+``import wsprox.torch`` does (the ``torch`` extra: ``pip install -e ".[torch]"``
+in a checkout).
 """
 from __future__ import annotations
 
@@ -34,8 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-
+from ._extras import require
 from ._prox import prox as _prox
 from ._prox import prox_result as _prox_result
 from ._rows import from_rows, to_rows
@@ -45,6 +45,8 @@ from .cpu.backend import non_finite_message
 from .derivatives import linearize
 from .penalty import gap_weights, sorted_penalty, sorted_weights
 from .warm import ProxState
+
+torch = require("torch", extra="torch", feature="wsprox.torch")
 
 __all__ = ["SharingStats", "WeightSharingProx", "beta_lasso_", "clusters", "penalty", "prox", "prox_",
            "sharing_stats", "tie_"]
