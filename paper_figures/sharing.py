@@ -17,7 +17,7 @@ import wsprox
 
 from ._common import Report, plt, progress, save_png, write_csv, write_json
 from .particles import collapse_threshold
-from .shuffled_pixels import SCALES, few_threads, torus_digits, train
+from .shuffled_pixels import SCALES, reproducible, torus_digits, train
 
 NAME = "sharing"
 SHOWS = "distinct weights (clusters) and penalty R of the prox of a trained first layer vs lam, up to total collapse"
@@ -27,7 +27,7 @@ def make(out_dir, *, quick=False):
     report = Report(NAME, SHOWS)
     config = SCALES["quick"] if quick else replace(SCALES["default"], epochs=10, train_copies=1)
     X, y, _, _ = torus_digits(config)
-    with few_threads():
+    with reproducible():
         net, _ = train("FC", X, y, config, desc="sharing: train FC")
     W = net.fc1.weight.detach().numpy().astype(np.float64)
     threshold = collapse_threshold(W)

@@ -185,19 +185,28 @@ def build(model, config):
 
 
 @contextlib.contextmanager
-def few_threads(n=1):
-    """``n`` torch and Numba threads: small models on a shared 2-core machine."""
+def reproducible(n=1, *, device="cpu"):
+    """``n`` torch and Numba threads, whatever the machine has, and torch's deterministic algorithms
+    (on the CPU; on a GPU they would need cuBLAS settings, so there they only warn).
+
+    The same thread count splits every reduction the same way, so a run gives
+    the same numbers on any machine with the same instruction set (another
+    CPU's vector width may still change the last bits, and training amplifies
+    them: compare runs by their mean and spread over seeds).
+    """
     import numba
     import torch
 
-    before = torch.get_num_threads(), numba.get_num_threads()
+    before = torch.get_num_threads(), numba.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(n)
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    torch.use_deterministic_algorithms(True, warn_only=device != "cpu")
     try:
         yield
     finally:
         torch.set_num_threads(before[0])
         numba.set_num_threads(before[1])
+        torch.use_deterministic_algorithms(before[2])
 
 
 def distinct_fraction(tensor):
@@ -501,7 +510,8 @@ def _figures(rows, filters, histories, config, random_score, out_dir, report):
             image = ax.imshow(f.reshape(SIDE, SIDE), cmap="RdBu_r", vmin=centre - scale, vmax=centre + scale)
             ax.set_xticks([])
             ax.set_yticks([])
-        row[0].set_ylabel("FC" if key[0] == 0 else f"ws_lr {key[0]:g}", fontsize=7)
+        row[0].set_ylabel("FC" if key[0] == 0 else f"ws_lr\n{key[0]:g}", fontsize=11, rotation=0,
+                          ha="right", va="center", labelpad=6)
         fig.colorbar(image, ax=list(row), fraction=0.02, pad=0.01)
     fig.suptitle(f"fc1 units {', '.join(map(str, units))} (fixed, not selected), seed {config.seeds[0]}, "
                  "trained on shuffled pixels, shown un-shuffled; colours centred on each row's median",
@@ -526,7 +536,7 @@ def make(out_dir, *, quick=False, scale=None):
     scale = scale or ("quick" if quick else "default")
     config = SCALES[scale]
     threads = 2 if config.device == "cpu" and scale == "default" else 1
-    with few_threads(threads if config.device == "cpu" else 16):
+    with reproducible(threads if config.device == "cpu" else 16, device=config.device):
         rows, filters, histories, check = run(config)
     random_score = random_locality(POSITIONS * config.c1)
     found = claims(rows, check, random_score)
