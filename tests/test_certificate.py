@@ -10,7 +10,7 @@ from hypothesis.extra import numpy as hnp
 
 import wsprox
 from conftest import lams, vectors
-from wsprox.penalty import sorted_weights
+from wsprox.regularizer import sorted_weights
 from wsprox.reference import penalty_exact, prox_cvxpy, prox_exact
 
 

@@ -7,7 +7,7 @@ import wsprox
 from wsprox import optimize
 from wsprox.certificate import subdifferential_distance
 from wsprox.optimize import minimize_composite
-from wsprox.penalty import sorted_weights
+from wsprox.regularizer import sorted_weights
 
 
 def weight_sharing(x):

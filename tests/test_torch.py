@@ -16,7 +16,7 @@ import wsprox
 import wsprox.torch as wt
 from conftest import lams, vectors
 from wsprox.cpu import SOLVERS
-from wsprox.penalty import sorted_weights
+from wsprox.regularizer import sorted_weights
 
 NP_DTYPE = {torch.float32: np.float32, torch.float64: np.float64}
 

@@ -8,7 +8,7 @@ particles and an isotonic regression after a sort.
 from ._prox import ProxResult, prox, prox_result
 from .certificate import OptimalityCertificate, check_optimality
 from .cpu.workspace import release_workspace
-from .penalty import penalty, subgradient
+from .regularizer import penalty, subgradient
 from .warm import ProxState
 
 # The one place the version is written: pyproject.toml reads it ([tool.setuptools.dynamic]).

@@ -37,7 +37,7 @@ import time
 import numpy as np
 
 from .linear_model import WeightSharingRegression
-from .penalty import penalty
+from .regularizer import penalty
 
 __all__ = ["compare", "main", "synthetic"]
 

@@ -48,7 +48,7 @@ from ._rows import to_rows
 from ._validation import check_penalty_weight, normalize_axis
 from .cpu.backend import as_float_array, finite_magnitude
 from .cpu.pava import pava_row
-from .penalty import penalty, sorted_weights
+from .regularizer import penalty, sorted_weights
 
 __all__ = ["OptimalityCertificate", "check_optimality", "subdifferential_distance"]
 

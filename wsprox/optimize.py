@@ -67,7 +67,7 @@ from ._prox import prox
 from ._validation import check_choice, check_penalty_weight
 from .certificate import subdifferential_distance
 from .cpu.backend import as_float_array
-from .penalty import penalty
+from .regularizer import penalty
 from .warm import ProxState
 
 __all__ = ["minimize_composite"]

@@ -203,7 +203,7 @@ def prox_cvxpy(w: ArrayLike, lam: float, *, l1: float = 0.0, formulation: str = 
     array([0.5, 1. , 9.5])
     """
     cp = _import_cvxpy()
-    from .penalty import sorted_weights
+    from .regularizer import sorted_weights
 
     a = as_float_array(w).astype(np.float64)
     lam = check_penalty_weight(lam, "lam")

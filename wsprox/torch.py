@@ -43,7 +43,7 @@ from ._validation import check_penalty_weight, normalize_axis
 from .cpu import SOLVERS
 from .cpu.backend import non_finite_message
 from .derivatives import linearize
-from .penalty import gap_weights, sorted_penalty, sorted_weights
+from .regularizer import gap_weights, sorted_penalty, sorted_weights
 from .warm import ProxState
 
 torch = require("torch", extra="torch", feature="wsprox.torch")
@@ -766,7 +766,7 @@ def penalty(tensor: torch.Tensor, *, dim: int | None = None, axis: int | None = 
     Notes
     -----
     One sort, :math:`O(d \log d)`, then the gap form of
-    :func:`wsprox.penalty` (:func:`wsprox.penalty.sorted_penalty`): within a
+    :func:`wsprox.penalty` (:func:`wsprox.regularizer.sorted_penalty`): within a
     few units of roundoff of the exact value on every finite input, in the
     tensor's dtype (float16 and bfloat16 are summed in float32); ``inf`` only
     where the exact penalty exceeds the dtype's largest value. The backward

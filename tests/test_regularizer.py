@@ -11,7 +11,7 @@ from hypothesis.extra import numpy as hnp
 
 import wsprox
 from conftest import vectors
-from wsprox.penalty import sorted_weights
+from wsprox.regularizer import sorted_weights
 from wsprox.reference import penalty_exact
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
@@ -226,3 +226,10 @@ def test_torch_penalty_gradient_is_the_subgradient_at_every_magnitude(dtype, dat
     t = torch.from_numpy(w).requires_grad_()
     wsprox.torch.penalty(t).backward()
     np.testing.assert_array_equal(t.grad.numpy(), wsprox.subgradient(w).astype(dtype))
+
+
+def test_the_function_and_the_documented_module_both_resolve():
+    import wsprox.regularizer
+
+    assert callable(wsprox.penalty) and wsprox.penalty is wsprox.regularizer.penalty
+    assert wsprox.regularizer.sorted_weights(3).tolist() == [-1.0, 0.0, 1.0]
