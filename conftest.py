@@ -1,8 +1,8 @@
 """Root pytest configuration: optional dependencies.
 
-PyTorch and JAX are optional extras; without them the doctests of
-``wsprox/torch.py`` and ``wsprox/jax.py`` cannot be collected, so they are
-left out (``tests/test_torch.py`` and ``tests/test_jax.py`` skip themselves).
+The integrations need optional extras; a module whose dependency is missing
+cannot be collected for its doctests, so it is left out (its tests in
+``tests/`` skip themselves).
 
 The examples of the CUDA backend (``wsprox/cuda``) run only where CUDA does.
 Without a GPU, ``tests/test_cuda.py`` runs them on Numba's CUDA simulator in a
@@ -16,7 +16,12 @@ from pathlib import Path
 
 CUDA_PACKAGE = Path(__file__).resolve().parent / "wsprox" / "cuda"
 
-collect_ignore = [f"wsprox/{name}.py" for name in ("torch", "jax") if importlib.util.find_spec(name) is None]
+#: The modules of wsprox that import an optional dependency: {module file: what it imports}.
+OPTIONAL_MODULES = {"torch": "torch", "distributed": "torch", "jax": "jax", "dask": "dask",
+                    "linear_model": "sklearn"}
+
+collect_ignore = [f"wsprox/{module}.py" for module, needs in OPTIONAL_MODULES.items()
+                  if importlib.util.find_spec(needs) is None]
 
 
 @functools.cache
