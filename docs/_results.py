@@ -59,12 +59,12 @@ def _figures(results):
         caption_file = png.with_suffix(".txt")
         caption = caption_file.read_text().strip() if caption_file.is_file() else png.stem
         caption = "\n   ".join(caption.splitlines())
-        parts.append(f".. figure:: /results/figures/{png.name}\n   :width: 90%\n\n   {caption}\n\n")
+        parts.append(f".. figure:: /results/figures/{png.name}\n\n   {caption}\n\n")
     for csv in tables:
         # Inline rows: a :file: option would resolve against _generated/, not docs/.
         title = csv.stem.replace("_", " ").capitalize()
         rows = "".join(f"   {line}\n" for line in csv.read_text().splitlines() if line.strip())
-        parts.append(f".. csv-table:: {title}\n   :header-rows: 1\n\n{rows}\n")
+        parts.append(f".. csv-table:: {title}\n   :header-rows: 1\n   :class: wsprox-results\n\n{rows}\n")
     return "".join(parts)
 
 

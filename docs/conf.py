@@ -5,6 +5,10 @@ Build (offline, warnings as errors)::
     pip install -e ".[docs]"
     python -m sphinx -W --keep-going -b html docs docs/_build/html
 
+The built pages need no network either: MathJax is served from the build
+(``sphinx-mathjax-offline``, in the ``docs`` extra), and a build whose pages
+load a script or stylesheet from the network fails (``_offline.py``).
+
 Links into the NumPy, SciPy and Python documentation (intersphinx) need the
 network, so they are opt-in: set ``WSPROX_DOCS_INTERSPHINX=1``.
 """
@@ -15,10 +19,12 @@ from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS.parent))  # build from a checkout without installing
-sys.path.insert(0, str(DOCS))  # the _results helper below
+sys.path.insert(0, str(DOCS))  # the _offline and _results helpers below
+
+from _offline import warn_about_network_assets  # noqa: E402
+from _results import write_result_includes  # noqa: E402
 
 import wsprox  # noqa: E402
-from _results import write_result_includes  # noqa: E402
 
 project = "wsprox"
 author = "wsprox developers"
@@ -29,6 +35,8 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    # MathJax 3 copied into _static/mathjax/ of the build, instead of a CDN.
+    "sphinx-mathjax-offline",
     "numpydoc",
     "matplotlib.sphinxext.plot_directive",
 ]
@@ -69,11 +77,20 @@ html_theme = "pydata_sphinx_theme"
 html_title = f"wsprox {release}"
 html_theme_options = {
     "navigation_with_keys": False,
+    # The top bar in one row down to the width where it folds into a menu (960 px),
+    # with _static/wsprox.css: the links start beside the project name, five of them,
+    # the rest under "More", and the search field is a button (Ctrl+K still opens it).
+    "navbar_align": "left",
+    "header_links_before_dropdown": 5,
+    "navbar_persistent": ["search-button"],
     "show_toc_level": 2,
     "secondary_sidebar_items": ["page-toc"],
 }
-html_sidebars = {"**": ["sidebar-nav-bs"]}
-html_static_path = []
+# The left sidebar lists the pages below the current top-level page: only the
+# API reference has any, elsewhere it would be an empty column.
+html_sidebars = {"*": [], "api": ["sidebar-nav-bs"], "api/**": ["sidebar-nav-bs"]}
+html_static_path = ["_static"]
+html_css_files = ["wsprox.css"]
 html_last_updated_fmt = None
 
 
@@ -89,3 +106,4 @@ def setup(app):
     # under docs/results/; otherwise the pages say how to produce them.
     app.connect("builder-inited", lambda app: write_result_includes(DOCS))
     app.connect("autodoc-skip-member", _skip_metadata_requests)
+    app.connect("build-finished", warn_about_network_assets)
