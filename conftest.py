@@ -18,7 +18,8 @@ CUDA_PACKAGE = Path(__file__).resolve().parent / "wsprox" / "cuda"
 
 #: The modules of wsprox that import an optional dependency: {module file: what it imports}.
 OPTIONAL_MODULES = {"torch": "torch", "distributed": "torch", "jax": "jax", "dask": "dask",
-                    "linear_model": "sklearn"}
+                    "linear_model": "sklearn", "bench/authors": "torch", "bench/distributed": "torch",
+                    "bench/solvers": "sklearn"}
 
 collect_ignore = [f"wsprox/{module}.py" for module, needs in OPTIONAL_MODULES.items()
                   if importlib.util.find_spec(needs) is None]

@@ -1,6 +1,6 @@
 """Benchmark: the sharded prox (:func:`wsprox.distributed.prox_`) against gather-prox-scatter.
 
-``python -m wsprox.bench_distributed [--ranks 2 4] [--sizes 100000 1000000] [--repeats 3]``
+``python -m wsprox.bench.distributed [--ranks 2 4] [--sizes 100000 1000000] [--repeats 3]``
 starts ``P`` gloo processes on this machine for each ``P`` and times, on a
 random normal vector of ``d`` entries in even float64 shards (``lam = 1``),
 
@@ -34,7 +34,7 @@ def gather_prox_scatter(shard, lam, *, l1=0.0):
     --------
     >>> import os, tempfile
     >>> import torch, torch.distributed as dist
-    >>> from wsprox.bench_distributed import gather_prox_scatter
+    >>> from wsprox.bench.distributed import gather_prox_scatter
     >>> dist.init_process_group("gloo", init_method="file://" + os.path.join(tempfile.mkdtemp(), "i"),
     ...                         rank=0, world_size=1)
     >>> gather_prox_scatter(torch.tensor([0.0, 1.0, 10.0], dtype=torch.float64), 2.0)
@@ -90,14 +90,14 @@ def main(argv=None):
 
     Examples
     --------
-    >>> from wsprox.bench_distributed import main
+    >>> from wsprox.bench.distributed import main
     >>> main(["--ranks", "1", "--sizes", "1000", "--repeats", "1"])  # doctest: +ELLIPSIS
     ranks         d   sharded ms    gather ms
         1      1000 ...
     """
     import torch.multiprocessing as mp
 
-    parser = argparse.ArgumentParser(prog="python -m wsprox.bench_distributed", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m wsprox.bench.distributed", description=__doc__.split("\n")[0])
     parser.add_argument("--ranks", type=int, nargs="+", default=[2, 4])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--repeats", type=int, default=3)

@@ -1,4 +1,4 @@
-r"""Benchmark of the solvers: ``python -m wsprox.bench_solvers``.
+r"""Benchmark of the solvers: ``python -m wsprox.bench.solvers``.
 
 Times :class:`wsprox.linear_model.WeightSharingRegression` ``.fit`` against
 cvxpy on the same problem,
@@ -36,8 +36,8 @@ import time
 
 import numpy as np
 
-from .linear_model import WeightSharingRegression
-from .regularizer import penalty
+from ..linear_model import WeightSharingRegression
+from ..regularizer import penalty
 
 __all__ = ["compare", "main", "synthetic"]
 
@@ -49,7 +49,7 @@ def synthetic(n, p, *, seed=0):
 
     Examples
     --------
-    >>> from wsprox.bench_solvers import synthetic
+    >>> from wsprox.bench.solvers import synthetic
     >>> X, y, coef = synthetic(5, 3)
     >>> X.shape, y.shape, sorted(set(coef) - {-1.0, 1.0, 2.0})
     ((5, 3), (5,), [])
@@ -65,7 +65,7 @@ def compare(n, p, *, alpha=0.1, alpha_l1=0.0, tol=1e-6, repeat=3, solver="CLARAB
 
     Examples
     --------
-    >>> from wsprox.bench_solvers import compare
+    >>> from wsprox.bench.solvers import compare
     >>> row = compare(40, 5, repeat=1)
     >>> sorted(row)
     ['cvxpy_s', 'dobj', 'fit_s', 'max_dcoef', 'n', 'n_iter', 'p', 'solver_s']
@@ -113,13 +113,13 @@ def main(argv=None):
 
     Examples
     --------
-    >>> from wsprox.bench_solvers import main
+    >>> from wsprox.bench.solvers import main
     >>> main(["--sizes", "40x5", "--repeat", "1"])       # doctest: +ELLIPSIS
     WeightSharingRegression.fit against cvxpy (CLARABEL), alpha = 0.1, alpha_l1 = 0.0, tol = 1e-06
           n      p     fit_s  n_iter   cvxpy_s  solver_s  max_dcoef      dobj
          40      5 ...
     """
-    parser = argparse.ArgumentParser(prog="python -m wsprox.bench_solvers", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m wsprox.bench.solvers", description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", nargs="+", default=["200x20", "500x50", "1000x100", "2000x200"],
                         help="problem sizes NxP (samples x features)")
     parser.add_argument("--alpha", type=float, default=0.1)
