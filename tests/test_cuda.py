@@ -69,6 +69,26 @@ def test_every_kernel_launches_through_the_stream_helper():
     assert not direct, f"launches that bypass wsprox.cuda._device.launch: {direct}"
 
 
+@pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") == "1", reason="the simulator ignores cache=True")
+def test_every_kernel_is_cached_on_disk():
+    # A new process compiled every kernel it launched (about 30 s on an H200); cache=True loads
+    # them from Numba's disk cache instead. (Device functions are compiled into the kernels.)
+    import importlib
+    import pkgutil
+
+    from numba.cuda.dispatcher import CUDACache, CUDADispatcher
+
+    import wsprox.cuda
+
+    kernels = []
+    for info in pkgutil.iter_modules(wsprox.cuda.__path__):
+        module = importlib.import_module(f"wsprox.cuda.{info.name}")
+        kernels += [k for k in vars(module).values() if isinstance(k, CUDADispatcher)
+                    and not k.targetoptions.get("device") and k.py_func.__module__ == module.__name__]
+    assert len(kernels) >= 14
+    assert [k.py_func.__qualname__ for k in kernels if not isinstance(k._cache, CUDACache)] == []
+
+
 def _array(dtype, ndim):
     from numba import from_dtype, types
 
@@ -86,43 +106,43 @@ def _kernels_and_argument_types():
         pipeline,
         search_collisions,
         short_rows,
+        sort,
+        weights,
     )
 
-    f8, i8, i1 = (lambda nd, dt=dt: _array(dt, nd) for dt in (np.float64, np.int64, np.int8))
+    f8, i8, i1, f4 = (lambda nd, dt=dt: _array(dt, nd) for dt in (np.float64, np.int64, np.int8, np.float32))
     lam, n = types.float64, types.int64
-    solve_args = (f8(2), lam, i8(2), i8(1), i8(1))
+    w = f8(1)  # the call's weights (wsprox.cuda.weights)
+    solve_args = (f8(2), w, i8(2), i8(1), i8(1))
     g = (n, n, f8(1), i8(2))  # parts, chunk, totf, toti (wsprox.cuda.grid.launch_grid)
     return {
-        "settle": (pipeline._settle, (*g, f8(2), i8(2), i8(2), i8(1), lam, lam, _array(np.float32, 2), i8(2),
-                                      types.boolean, f8(1), i8(1), i1(1), f8(1), i8(1))),
-        "pava": (pava._pava_rows, (f8(2), lam, i8(2), f8(2), i8(1), i8(1))),
+        "settle": (pipeline._settle, (*g, f8(2), i8(2), i8(2), i8(1), w, f4(2), i8(2), types.boolean,
+                                      f8(1), i8(1), i1(1), f8(1), i8(1))),
+        "pava": (pava._pava_rows, (f8(2), w, i8(2), f8(2), i8(1), i8(1))),
         "end_collisions": (end_collisions._kernel, (*g, *solve_args, i8(1), f8(1), i8(1), i1(1))),
         "imminent_collisions": (imminent_collisions._kernel, (*g, *solve_args, i8(1), i8(2), i8(1), f8(2), f8(2),
                                                               f8(1), i8(1), i1(1), f8(1), i8(1))),
-        "search_collisions_tiles": (search_collisions._tiles,
-                                    (f8(2), lam, n, *(f8(2),) * 6, *(i8(2),) * 3, i8(3))),
-        "search_collisions_offsets": (search_collisions._offsets,
-                                      (f8(2), f8(2), i8(3), n, f8(2), f8(2), i8(2))),
-        "search_collisions_level": (search_collisions._level, (n, n, n, lam, *(f8(2),) * 6, *(i8(2),) * 5)),
-        "search_collisions_count": (search_collisions._count, (*(i8(2),) * 6, i8(1), i8(1))),
-        "search_collisions_gather": (search_collisions._gather, (i8(2),) * 5),
+        "search_collisions_tiles": (search_collisions._tiles, (f8(2), w, n, f8(3), f8(3), i8(2), i8(3), i8(3))),
+        "search_collisions_merge": (search_collisions._merge, (n, n, n, w, f8(3), f8(3), i8(2), i8(3), i8(3),
+                                                               i8(2), i8(2), i8(1), i8(1))),
         "search_collisions_tie_runs": (search_collisions._tie_runs, (*g, f8(2), i8(2), i8(1), i8(1), f8(1), i8(1),
                                                                      i1(1))),
-        "to_rows": (backend._to_rows, (_array(np.bool_, 3), f8(2), lam)),
-        "from_rows": (backend._from_rows, (f8(2), _array(np.float32, 3))),
-        "finite": (backend._first_nonfinite_and_magnitude, (_array(np.int32, 1), f8(1))),
-        "short_rows": (short_rows._fused, (_array(np.float32, 2), lam, lam, _array(np.float32, 2), i8(2),
-                                           types.boolean, n, i8(1), i8(1))),
-        "multiply": (backend._multiply, (f8(1), lam)),
+        "to_rows": (backend._to_rows, (_array(np.bool_, 3), f8(2))),
+        "from_rows": (backend._from_rows, (f8(2), f4(3))),
+        "weigh": (backend._weigh, (*g, _array(np.int32, 1), lam, lam, f8(1), w)),
+        "weigh_half": (backend._weigh, (*g, _array(np.float16, 1), lam, lam, f8(1), w)),
+        "short_rows": (short_rows._fused, (f4(2), w, f4(2), i8(2), types.boolean, n, i8(1), i8(1))),
+        "bitonic": (sort._bitonic, (*g, f4(2), w, f8(2), i8(2), f8(2), i8(2))),
+        "gather": (sort._gather, (f4(2), i8(2), w, f8(2))),
+        "fixed_weights": (weights._fixed, (w, lam, lam)),
     }
 
 
 @pytest.mark.skipif(cuda.is_available(), reason="a GPU (or the simulator) runs the kernels instead")
 @pytest.mark.parametrize("name", ["settle", "pava", "end_collisions", "imminent_collisions",
-                                  "search_collisions_tiles", "search_collisions_offsets",
-                                  "search_collisions_level", "search_collisions_count",
-                                  "search_collisions_gather", "search_collisions_tie_runs",
-                                  "to_rows", "from_rows", "finite", "multiply", "short_rows"])
+                                  "search_collisions_tiles", "search_collisions_merge",
+                                  "search_collisions_tie_runs", "to_rows", "from_rows", "weigh", "weigh_half",
+                                  "short_rows", "bitonic", "gather", "fixed_weights"])
 def test_kernels_compile_for_the_gpu(name, monkeypatch):
     """Type inference and lowering to LLVM IR for the real CUDA target.
 
@@ -204,8 +224,13 @@ def test_gpu_runs_on_the_callers_torch_stream_and_allocates_from_its_pool():
     np.testing.assert_allclose(y.cpu().numpy(), 2.0 * want, rtol=1e-12, atol=1e-12)
     before = cuda.current_context().get_memory_info()
     allocated = torch.cuda.memory_allocated()
-    for _ in range(3):
-        x = wsprox.prox(t, 0.4, axis=1)
+    # Steady calls on the stream of the first ones: a thread's work arrays are kept per stream (a
+    # call on another stream must not overwrite those that queued kernels use), and so are the
+    # blocks of torch's caching allocator, so a first call on another stream allocates (the
+    # default stream here once took 38-42 MB).
+    with torch.cuda.stream(side):
+        for check_finite in (True, False, True):
+            x = wsprox.prox(t, 0.4, axis=1, check_finite=check_finite)
     torch.cuda.synchronize()
     assert cuda.current_context().get_memory_info() == before   # no cuMemAlloc in a steady call
     assert torch.cuda.memory_allocated() == allocated            # the result from torch's pool, freed

@@ -118,6 +118,41 @@ def test_every_path_gives_the_same_errors(where, w, lam, keywords, error, messag
         wsprox.prox_result(where.put(w), lam, backend=where.backend, **keywords)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_without_the_check_nan_or_infinity_gives_nan_everywhere(where, bad):
+    # check_finite=False: no error, and never a finite number where the input was not finite.
+    w = np.array([[0.0, 1.0, 10.0, 3.0], [2.0, bad, 1.0, -4.0]])
+    for dtype in (np.float64, np.float32, np.float16):
+        for axis in (None, 1, 0):
+            x, labels, res = where.result(w.astype(dtype), 2.0, l1=0.5, axis=axis, check_finite=False)
+            assert x.dtype == dtype and np.isnan(x).all()
+            assert (labels == 0).all() and (np.asarray(res.n_clusters) == 1).all()   # one cluster a slice
+            assert np.isnan(where.prox(w.astype(dtype), 2.0, axis=axis, check_finite=False)).all()
+    data = where.put(w.copy())
+    wsprox.prox(data, 1.0, backend=where.backend, out=data, check_finite=False)    # in place
+    assert np.isnan(where.get(data)).all()
+    with pytest.raises(ValueError, match="w contains"):
+        where.prox(w, 2.0, check_finite=True)
+
+
+def test_without_the_check_finite_inputs_give_the_same_prox(where):
+    rng = np.random.default_rng(7)
+    for w, lam in ((rng.normal(size=(3, 11)), 0.7), (1e308 * np.array([[1.0, -1.0, 0.5, 0.5]]), 1e308),
+                   (rng.integers(-3, 4, size=(2, 9)).astype(np.float32), 0.0)):
+        for axis in (None, 1):
+            x, labels, res = where.result(w, lam, l1=0.1, axis=axis, check_finite=False)
+            want_x, want_labels, want = where.result(w, lam, l1=0.1, axis=axis)
+            np.testing.assert_array_equal(x, want_x)
+            np.testing.assert_array_equal(labels, want_labels)
+            np.testing.assert_array_equal(res.n_clusters, want.n_clusters)
+
+
+def test_check_finite_must_be_a_bool(where):
+    for call in (wsprox.prox, wsprox.prox_result):
+        with pytest.raises(TypeError, match="check_finite must be a bool, got int"):
+            call(where.put(np.ones(3)), 1.0, backend=where.backend, check_finite=1)
+
+
 def test_out_is_checked_before_anything_is_computed(where):
     w = where.put(np.array([3.0, 1.0, 2.0]))
     like = where.put if where.data == "device" else np.asarray

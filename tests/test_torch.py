@@ -443,8 +443,9 @@ def test_state_dict_round_trips_through_torch_save_into_a_fresh_object():
     state = saved.state_dict()
     assert state["state"] == {}
     assert state["param_groups"] == [
-        {"strength": 3.0, "l1": 0.1, "axis": None, "method": "imminent_collisions", "rho": 0.0, "params": [0]},
-        {"strength": 0.5, "l1": 0.0, "axis": 1, "method": "auto", "rho": 0.0, "params": [1]},
+        {"strength": 3.0, "l1": 0.1, "axis": None, "method": "imminent_collisions", "rho": 0.0,
+         "check_finite": True, "params": [0]},
+        {"strength": 0.5, "l1": 0.0, "axis": 1, "method": "auto", "rho": 0.0, "check_finite": True, "params": [1]},
     ]
     buffer = io.BytesIO()
     torch.save(state, buffer)
@@ -986,3 +987,57 @@ def test_step_names_the_parameter_with_a_nan(named):
     name = " ('1.weight')" if named else ""
     with pytest.raises(ValueError, match=re.escape(f"parameter 2 of group 0{name} contains NaN at index (1, 2)")):
         wsp.step()
+
+
+def test_without_the_check_nan_or_infinity_gives_nan_and_nothing_raises():
+    w = torch.tensor([[0.0, float("nan"), 10.0], [1.0, 2.0, float("inf")]])
+    with pytest.raises(ValueError, match="tensor contains NaN at index"):
+        wt.prox(w, 1.0)
+    for dim in (None, 1):
+        assert torch.isnan(wt.prox(w, 1.0, dim=dim, check_finite=False)).all()
+        v = w.clone()
+        assert wt.prox_(v, 1.0, dim=dim, check_finite=False) is v and torch.isnan(v).all()
+    p, q = w.clone(), w.clone()
+    wsp = wt.WeightSharingProx([{"params": [p]}, {"params": [q], "check_finite": True}], 1.0,
+                               check_finite=False, scale_by_lr=False)
+    with pytest.raises(ValueError, match=r"parameter 0 of group 1 contains NaN at index \(0, 1\)"):
+        wsp.step()                                   # the second group checks; the first ran
+    assert torch.isnan(p).all() and torch.equal(q.isnan(), w.isnan())
+
+
+def test_without_the_check_finite_tensors_give_the_same_prox_and_gradients():
+    w = torch.randn(3, 12, dtype=torch.float64, requires_grad=True)
+    lam = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+    grads = []
+    for check_finite in (True, False):
+        x = wt.prox(w, lam, l1=0.05, dim=1, check_finite=check_finite)
+        x.pow(2).sum().backward()
+        grads.append((x.detach(), w.grad.clone(), lam.grad.clone()))
+        w.grad, lam.grad = None, None
+    for a, b in zip(*grads):
+        assert torch.equal(a, b)
+    p = torch.randn(10)
+    expected = wsprox.prox(p.numpy(), 0.4)
+    wt.WeightSharingProx([p], 0.4, check_finite=False, scale_by_lr=False).step()
+    np.testing.assert_array_equal(p.numpy(), expected)
+
+
+def test_check_finite_is_a_bool_option_of_every_group():
+    p, q = torch.zeros(3), torch.zeros(4)
+    with pytest.raises(TypeError, match="check_finite must be a bool, got int"):
+        wt.WeightSharingProx([p], 1.0, check_finite=1, scale_by_lr=False)
+    wsp = wt.WeightSharingProx([p], 1.0, check_finite=False, scale_by_lr=False)
+    with pytest.raises(TypeError, match="check_finite of group 1 must be a bool, got str"):
+        wsp.add_param_group({"params": [q], "check_finite": "no"})
+    wsp.add_param_group({"params": [q], "check_finite": True})
+    assert [g["check_finite"] for g in wsp.param_groups] == [False, True]
+    for call in (wt.prox, wt.prox_):
+        with pytest.raises(TypeError, match="check_finite must be a bool, got NoneType"):
+            call(torch.ones(3), 1.0, check_finite=None)
+    state = wsp.state_dict()
+    for group in state["param_groups"]:
+        del group["check_finite"]                    # saved before the option existed
+    fresh = wt.WeightSharingProx([{"params": [p]}, {"params": [q], "check_finite": True}], 1.0,
+                                 check_finite=False, scale_by_lr=False)
+    fresh.load_state_dict(state)
+    assert [g["check_finite"] for g in fresh.param_groups] == [False, True]

@@ -9,11 +9,11 @@ every kind of array:
     with backend.call(w):                         the rest ordered with w's owner (CUDA: its stream)
     a      = backend.asarray(w)                   the backend's own array, real dtype
     target = backend.check_out(out, w, ...)       out checked before anything is computed
-    m      = backend.finite_magnitude(a)          one pass: NaN/inf named, the magnitude
-    s      = overflow_scale(m, size, lam, l1)     a power of two, 1 in every ordinary case
-    rows   = backend.to_rows(a, axis, dtype, s)   (n, d) rows of the compute dtype, times s
-    backend.prox_rows(solve, rows, s lam, s l1, out_rows, labels, warm)
-    backend.unscale(out_rows, s)                  exact: s is a power of two
+    s      = backend.scale(a, size, lam, l1, ...) one pass: NaN/inf named (or marked), the overflow scale
+    rows   = backend.to_rows(a, axis, dtype)      (n, d) rows of the compute dtype
+    backend.prox_rows(solve, rows, lam, l1, out_rows, labels, warm, s)
+                                                  (1/s) prox of s rows with s lam, s l1: exact,
+                                                  s is a power of two (1 in every ordinary case)
     x      = backend.wrap(backend.from_rows(out_rows, ...), w, out)
 
 A backend is one :class:`Backend` object (``wsprox.cpu.BACKEND``,
@@ -127,15 +127,21 @@ class Backend(abc.ABC):
         input ``w``); return a native view of it to write into, or None."""
 
     @abc.abstractmethod
-    def finite_magnitude(self, a, name: str) -> float:
-        """The largest magnitude in the native array ``a`` (0 when empty), in
-        one pass; a ValueError naming the first NaN or infinity."""
+    def scale(self, a, name: str, size: int, lam: float, l1: float, check_finite: bool):
+        """The overflow scale of the call on the native array ``a`` of ``size``
+        entries (:func:`wsprox._validation.overflow_scale` of its largest
+        magnitude and the weights), in one pass over ``a``, as
+        :meth:`prox_rows` takes it (the CPU: a float; CUDA: device memory,
+        never read back unless ``check_finite``). ``check_finite``: a
+        ValueError names the first NaN or infinity; else such an entry makes
+        the scale mark the call, and :meth:`prox_rows` then writes NaN
+        everywhere (and one cluster per row)."""
 
     @abc.abstractmethod
-    def to_rows(self, a, axis, dtype, scale: float):
-        """C-contiguous ``(n, d)`` rows of ``scale * a`` in ``dtype``: the
-        slices along ``axis``, or one row for ``axis=None``; a view of ``a``
-        where no cast, scale or copy is needed, and then only read."""
+    def to_rows(self, a, axis, dtype):
+        """C-contiguous ``(n, d)`` rows of ``a`` in ``dtype``: the slices along
+        ``axis``, or one row for ``axis=None``; a view of ``a`` where no cast
+        or copy is needed, and then only read."""
 
     @abc.abstractmethod
     def rows_view(self, target, axis):
@@ -146,14 +152,12 @@ class Backend(abc.ABC):
         """An uninitialised native array."""
 
     @abc.abstractmethod
-    def prox_rows(self, solve, rows, lam: float, l1: float, out, labels=None, warm=None):
+    def prox_rows(self, solve, rows, lam: float, l1: float, out, labels=None, warm=None, scale=1.0):
         """Prox every row of ``rows`` into ``out`` (and the cluster labels into
-        ``labels``) with the kernel ``solve``; returns ``(n_clusters, rounds)``
-        per row, native int64 arrays."""
-
-    @abc.abstractmethod
-    def unscale(self, rows, scale: float) -> None:
-        """``rows /= scale`` in place."""
+        ``labels``) with the kernel ``solve``, by way of the overflow scale
+        ``scale`` of :meth:`scale`: ``out = prox(scale rows) / scale`` with the
+        weights ``scale lam``, ``scale l1`` (the labels before the division);
+        returns ``(n_clusters, rounds)`` per row, native int64 arrays."""
 
     @abc.abstractmethod
     def from_rows(self, rows, shape: tuple, axis, target=None):

@@ -22,7 +22,6 @@ from ._validation import (
     check_warm,
     compute_dtype,
     normalize_axis,
-    overflow_scale,
     result_dtype,
     rows_shape,
 )
@@ -198,7 +197,8 @@ class ProxResult:
 
 
 def prox(w: ArrayLike, lam: float, *, l1: float = 0.0, method: str = "auto", backend: str = "auto",
-         axis: int | None = None, out: Any = None, warm: ProxState | None = None) -> Any:
+         axis: int | None = None, out: Any = None, warm: ProxState | None = None,
+         check_finite: bool = True) -> Any:
     r"""The exact proximal operator of :math:`\lambda R + \ell_1 \|\cdot\|_1`.
 
     .. math::
@@ -243,6 +243,15 @@ def prox(w: ArrayLike, lam: float, *, l1: float = 0.0, method: str = "auto", bac
         sorting from scratch (same exact result). CPU backend only: the CUDA
         backend raises a ValueError for a state. One state may be shared by
         threads (their calls take turns).
+    check_finite : bool, optional
+        ``True`` (default): NaN or infinity in ``w`` raises a ValueError
+        naming its index, which on a CUDA device costs one wait for the
+        device (the check's two numbers come back to the host).
+        ``False`` (SciPy's name): no error and, on device input, no wait
+        for the device and no copy to the host (the overflow scale is found
+        and applied on the device); NaN or infinity anywhere in ``w`` then
+        makes *every* entry of the result NaN (never a finite number), with
+        one cluster per slice in :func:`prox_result`.
 
     Returns
     -------
@@ -257,7 +266,8 @@ def prox(w: ArrayLike, lam: float, *, l1: float = 0.0, method: str = "auto", bac
     Raises
     ------
     ValueError
-        NaN or infinity in ``w`` (the message names the first index), ``lam``
+        NaN or infinity in ``w`` (the message names the first index; not
+        with ``check_finite=False``), ``lam``
         or ``l1`` negative or not finite, an unknown ``method`` or
         ``backend``, an axis out of range, ``out`` of the wrong shape, or
         ``warm`` with the CUDA backend.
@@ -288,21 +298,25 @@ def prox(w: ArrayLike, lam: float, *, l1: float = 0.0, method: str = "auto", bac
     """
     if (type(w) is np.ndarray and w.ndim == 1 and w.size <= SMALL_MAX and w.dtype.char in "fd"
             and axis is None and out is None and warm is None and method in ("auto", "pava")
-            and backend in ("auto", "cpu")):
+            and backend in ("auto", "cpu") and isinstance(check_finite, bool)):
         # A small plain vector: an argsort and one compiled call (wsprox.cpu.small), the general
         # path's result bit for bit; anything unusual in it takes the general path.
         lam, l1 = check_penalty_weight(lam, "lam"), check_penalty_weight(l1, "l1")
         x = np.empty_like(w)
         if prox_small(w, np.argsort(w), lam, l1, x) >= 0:
             return x
-    return _prox(w, lam, l1, method, backend, axis, out, warm, want_labels=False).x
+    return _prox(w, lam, l1, method, backend, axis, out, warm, check_finite, want_labels=False).x
 
 
 def prox_result(w: ArrayLike, lam: float, *, l1: float = 0.0, method: str = "auto", backend: str = "auto",
-                axis: int | None = None, out: Any = None, warm: ProxState | None = None) -> ProxResult:
+                axis: int | None = None, out: Any = None, warm: ProxState | None = None,
+                check_finite: bool = True) -> ProxResult:
     """Like :func:`prox`, but also return the clusters: a :class:`ProxResult`.
 
-    Parameters and errors are those of :func:`prox`.
+    Parameters and errors are those of :func:`prox`. On a CUDA device the
+    labels stay there, but ``n_clusters`` and ``rounds`` are host numbers:
+    they are read back, a wait for the device even with
+    ``check_finite=False`` (:func:`prox` reads nothing back).
 
     Examples
     --------
@@ -313,10 +327,26 @@ def prox_result(w: ArrayLike, lam: float, *, l1: float = 0.0, method: str = "aut
     >>> res.labels, res.n_clusters
     (array([2, 0, 1, 2]), 3)
     """
-    return _prox(w, lam, l1, method, backend, axis, out, warm, want_labels=True)
+    return _prox(w, lam, l1, method, backend, axis, out, warm, check_finite, want_labels=True)
 
 
-def _prox(w, lam, l1, method, backend, axis, out, warm, *, want_labels):
+def prox_labels(w, lam, *, l1=0.0, method="auto", axis=None, check_finite=True):
+    """The prox of :func:`prox` and the labels of :func:`prox_result`, without
+    the counts: on a CUDA device nothing comes back to the host (with
+    ``check_finite=False``).
+
+    Examples
+    --------
+    >>> prox_labels([0.0, 1.0, 10.0], 2.0)
+    (array([1.5, 1.5, 8. ]), array([0, 0, 1]))
+    """
+    res = _prox(w, lam, l1, method, "auto", axis, None, None, check_finite, want_labels=True, want_counts=False)
+    return res.x, res.labels
+
+
+def _prox(w, lam, l1, method, backend, axis, out, warm, check_finite, *, want_labels, want_counts=True):
+    if not isinstance(check_finite, bool):
+        raise TypeError(f"check_finite must be a bool, got {type(check_finite).__name__}")
     lam = check_penalty_weight(lam, "lam")
     l1 = check_penalty_weight(l1, "l1")
     backend = check_choice(backend, "backend", BACKENDS)
@@ -327,7 +357,7 @@ def _prox(w, lam, l1, method, backend, axis, out, warm, *, want_labels):
     be = get_backend(backend)
     be.check_warm(warm)
     with be.call(w):
-        return _compute(be, w, lam, l1, method, backend, axis, out, warm, want_labels)
+        return _compute(be, w, lam, l1, method, backend, axis, out, warm, check_finite, want_labels, want_counts)
 
 
 def _merge_equal_clusters(rows, labels):
@@ -353,19 +383,18 @@ def _merge_equal_clusters(rows, labels):
     return labels.max(axis=1, initial=-1) + 1
 
 
-def _compute(be, w, lam, l1, method, backend, axis, out, warm, want_labels):
+def _compute(be, w, lam, l1, method, backend, axis, out, warm, check_finite, want_labels, want_counts):
     a = be.asarray(w, "w")
     shape = tuple(a.shape)
     axis = normalize_axis(axis, len(shape))
     dtype, work = result_dtype(a.dtype), compute_dtype(a.dtype)    # what comes back, what is proxed
     target = be.check_out(out, w, shape, dtype)
-    magnitude = be.finite_magnitude(a, "w")
     n, d = rows_shape(shape, axis)
+    scale = be.scale(a, "w", n * d, lam, l1, check_finite)
     if method == "auto":
         method = be.auto_method(n, d)
 
-    scale = overflow_scale(magnitude, n * d, lam, l1)
-    rows = be.to_rows(a, axis, work, scale)
+    rows = be.to_rows(a, axis, work)
     out_rows = be.rows_view(target, axis) if target is not None and dtype == work else None
     copy_to = target if out_rows is None else None
     if out_rows is None:
@@ -374,10 +403,8 @@ def _compute(be, w, lam, l1, method, backend, axis, out, warm, want_labels):
             copy_to = be.empty(shape, dtype)      # the rows cast to the result dtype
     labels = be.empty((n, d), np.int64) if want_labels else None
     if n * d:
-        n_clusters, rounds = be.prox_rows(be.solvers[method], rows, lam * scale, l1 * scale,
-                                          out_rows, labels, warm=warm)
-        if scale != 1.0:
-            be.unscale(out_rows, scale)
+        n_clusters, rounds = be.prox_rows(be.solvers[method], rows, lam, l1, out_rows, labels, warm=warm,
+                                          scale=scale)
         if want_labels and dtype != work:
             # Clusters whose values round to the same float16 become one: equal values, one label.
             host_labels = be.to_host(labels)
@@ -387,6 +414,8 @@ def _compute(be, w, lam, l1, method, backend, axis, out, warm, want_labels):
     if not want_labels:
         return ProxResult(x, None, None, None, method, backend, lam, l1, axis)
     labels = be.wrap(be.from_rows(labels, shape, axis), w, None)
+    if not want_counts:
+        return ProxResult(x, labels, None, None, method, backend, lam, l1, axis)
     if n * d:
         n_clusters, rounds = be.to_host(n_clusters), be.to_host(rounds)
     else:

@@ -26,6 +26,7 @@ __all__ = [
     "overflow_scale",
     "result_dtype",
     "rows_shape",
+    "scale_for",
 ]
 
 
@@ -237,11 +238,26 @@ def overflow_scale(magnitude: float, size: int, *weights: float) -> float:
     >>> overflow_scale(1e308, 10, 0.5) < 1
     True
     """
+    return scale_for(max(magnitude, *weights), size)
+
+
+def scale_for(big: float, size: int) -> float:
+    """:func:`overflow_scale` of the largest of the magnitude and the weights, ``big``.
+
+    Plain arithmetic on floats (``frexp``, ``ldexp``): the CUDA backend
+    compiles this very function for the device, where the magnitude is found,
+    so that both compute the same scale.
+
+    Examples
+    --------
+    >>> scale_for(1.0, 10), scale_for(2.0 ** 1000, 2)
+    (1.0, 0.25)
+    """
     if size == 0:
         return 1.0
-    big = max(magnitude, *weights)
     # Block values form (d - 1) * sum(x) + ...: up to size**2 times the largest entry.
-    limit = 2.0 ** 1000 / size ** 2
+    limit = 2.0 ** 1000 / (float(size) * float(size))
     if big <= limit:
         return 1.0
-    return 2.0 ** -(math.ceil(math.log2(big / limit)))
+    mantissa, exponent = math.frexp(big / limit)       # big / limit = mantissa 2**exponent, mantissa in [0.5, 1)
+    return math.ldexp(1.0, 1 - exponent if mantissa == 0.5 else -exponent)

@@ -37,7 +37,7 @@ from typing import Any
 
 from ._extras import require
 from ._prox import prox as _prox
-from ._prox import prox_result as _prox_result
+from ._prox import prox_labels
 from ._rows import from_rows, to_rows
 from ._validation import check_penalty_weight, normalize_axis
 from .cpu import SOLVERS
@@ -52,7 +52,7 @@ __all__ = ["SharingStats", "WeightSharingProx", "beta_lasso_", "clusters", "pena
            "sharing_stats", "tie_"]
 
 #: Options a parameter group of :class:`WeightSharingProx` may set for itself.
-GROUP_OPTIONS = ("strength", "l1", "axis", "method", "rho")
+GROUP_OPTIONS = ("strength", "l1", "axis", "method", "rho", "check_finite")
 
 #: The values ``method=`` accepts: ``"auto"`` and the collision algorithms
 #: (the same names on every backend).
@@ -147,7 +147,7 @@ def _check_own_memory(tensor, name):
 
 
 def prox(tensor: torch.Tensor, lam: float | torch.Tensor, *, l1: float | torch.Tensor = 0.0, method: str = "auto",
-         dim: int | None = None, axis: int | None = None) -> torch.Tensor:
+         dim: int | None = None, axis: int | None = None, check_finite: bool = True) -> torch.Tensor:
     r"""The prox of :math:`\lambda R + \ell_1\|\cdot\|_1`, differentiable: THE entry for autograd.
 
     The same operator as :func:`wsprox.prox` (which refuses a tensor that
@@ -173,6 +173,13 @@ def prox(tensor: torch.Tensor, lam: float | torch.Tensor, *, l1: float | torch.T
         1-D slice along that dimension separately.
     axis : int or None, optional
         An alias of ``dim``.
+    check_finite : bool, optional
+        As in :func:`wsprox.prox`: ``True`` (default) raises a ValueError
+        for NaN or infinity (on CUDA, one wait for the device); ``False``
+        neither raises nor, on CUDA, waits for the device or reads anything
+        back (a one-element ``lam`` or ``l1`` tensor is still read with
+        ``.item()``), and NaN or infinity anywhere in ``tensor`` makes every
+        entry of the prox NaN (the gradients are then meaningless).
 
     Returns
     -------
@@ -186,8 +193,9 @@ def prox(tensor: torch.Tensor, lam: float | torch.Tensor, *, l1: float | torch.T
         ``l1`` neither a real number nor a one-element real tensor, both
         ``dim`` and ``axis`` given.
     ValueError
-        The errors of :func:`wsprox.prox` (NaN or infinity, negative
-        weights, an unknown method, a dimension out of range).
+        The errors of :func:`wsprox.prox` (NaN or infinity unless
+        ``check_finite=False``, negative weights, an unknown method, a
+        dimension out of range).
 
     Notes
     -----
@@ -198,8 +206,8 @@ def prox(tensor: torch.Tensor, lam: float | torch.Tensor, *, l1: float | torch.T
     cluster's mean velocity) and :math:`\partial x/\partial\ell_1 =
     -\operatorname{sign}(x)`. At ties and kinks they are the element of the
     generalised Jacobian that the clusters found give. The forward pass
-    costs one :func:`wsprox.prox_result` (half precision is proxed in
-    float32 and rounded once); the backward pass :math:`O(d)` scatter-adds
+    costs one :func:`wsprox.prox_result` without its counts (half
+    precision is proxed in float32 and rounded once); the backward pass :math:`O(d)` scatter-adds
     over the saved labels (int64) and signs (int8).
 
     Examples
@@ -218,7 +226,7 @@ def prox(tensor: torch.Tensor, lam: float | torch.Tensor, *, l1: float | torch.T
     axis = _dim(dim, axis, tensor.ndim)
     lam_value, l1_value = _weight(lam, "lam"), _weight(l1, "l1")
     with _names_non_finite(tensor, "tensor"):
-        return _Prox.apply(tensor, lam, l1, lam_value, l1_value, method, axis)
+        return _Prox.apply(tensor, lam, l1, lam_value, l1_value, method, axis, check_finite)
 
 
 def _weight(value, name):
@@ -235,14 +243,14 @@ class _Prox(torch.autograd.Function):
     """:func:`prox`; the backward pass is :meth:`wsprox.derivatives.Linearization.vjp`."""
 
     @staticmethod
-    def forward(ctx, tensor, lam, l1, lam_value, l1_value, method, axis):
+    def forward(ctx, tensor, lam, l1, lam_value, l1_value, method, axis, check_finite):
         # Autograd records nothing here; NumPy cannot view negative or half tensors.
         work = tensor.detach().resolve_neg().to(_work_dtype(tensor.dtype))
-        res = _prox_result(work, lam_value, l1=l1_value, method=method, axis=axis)
-        ctx.save_for_backward(res.labels, torch.sign(res.x).to(torch.int8))
+        x, labels = prox_labels(work, lam_value, l1=l1_value, method=method, axis=axis, check_finite=check_finite)
+        ctx.save_for_backward(labels, torch.sign(x).to(torch.int8))
         ctx.lam, ctx.l1, ctx.axis, ctx.dtype = lam_value, l1_value, axis, tensor.dtype
         ctx.weights = [(w.shape, w.dtype) if isinstance(w, torch.Tensor) else None for w in (lam, l1)]
-        return res.x.to(tensor.dtype)
+        return x.to(tensor.dtype)
 
     @staticmethod
     def backward(ctx, grad):
@@ -254,11 +262,11 @@ class _Prox(torch.autograd.Function):
         grads = [from_rows(grad_w, labels.shape, ctx.axis, xp=torch).to(ctx.dtype) if ctx.needs_input_grad[0] else None]
         for weight, total, needed in zip(ctx.weights, (grad_lam, grad_l1), ctx.needs_input_grad[1:3]):
             grads.append(total.reshape(weight[0]).to(weight[1]) if needed else None)
-        return (*grads, None, None, None, None)
+        return (*grads, None, None, None, None, None)
 
 
 def prox_(tensor: torch.Tensor, lam: float, *, l1: float = 0.0, method: str = "auto", dim: int | None = None,
-          axis: int | None = None, warm: ProxState | None = None) -> torch.Tensor:
+          axis: int | None = None, warm: ProxState | None = None, check_finite: bool = True) -> torch.Tensor:
     r"""Replace ``tensor`` by its prox of :math:`\lambda R + \ell_1\|\cdot\|_1`, in place.
 
     The same operator as :func:`wsprox.prox`, written into the tensor's own
@@ -286,6 +294,11 @@ def prox_(tensor: torch.Tensor, lam: float, *, l1: float = 0.0, method: str = "a
     warm : wsprox.ProxState, optional
         Warm start for repeated proxes of this tensor, as in
         :func:`wsprox.prox` (CPU tensors only).
+    check_finite : bool, optional
+        As in :func:`wsprox.prox`: ``False`` neither raises for NaN or
+        infinity nor, on CUDA, waits for the device (a training step that
+        never synchronises); NaN or infinity anywhere in the tensor then
+        makes every entry NaN.
 
     Returns
     -------
@@ -301,7 +314,8 @@ def prox_(tensor: torch.Tensor, lam: float, *, l1: float = 0.0, method: str = "a
         An expanded tensor (a stride 0) or one whose entries overlap in
         memory (they cannot take different values); NaN or infinity in the
         tensor, bad ``lam``, ``l1``, ``method``, ``dim`` or ``warm`` (the
-        errors of :func:`wsprox.prox`). Nothing is written then.
+        errors of :func:`wsprox.prox`; not NaN or infinity with
+        ``check_finite=False``). Nothing is written then.
 
     Notes
     -----
@@ -336,10 +350,11 @@ def prox_(tensor: torch.Tensor, lam: float, *, l1: float = 0.0, method: str = "a
         in_place = target.is_contiguous() and not target.is_neg() and target.dtype == dtype
         work = target if in_place else target.resolve_neg().to(dtype, memory_format=torch.contiguous_format)
         if work.is_cuda:
-            _prox(work, lam, l1=l1, method=method, backend="cuda", axis=axis, out=work, warm=warm)
+            _prox(work, lam, l1=l1, method=method, backend="cuda", axis=axis, out=work, warm=warm,
+                  check_finite=check_finite)
         else:
             view = work.numpy()
-            _prox(view, lam, l1=l1, method=method, axis=axis, out=view, warm=warm)
+            _prox(view, lam, l1=l1, method=method, axis=axis, out=view, warm=warm, check_finite=check_finite)
         if in_place:
             # PyTorch did not see the write: tell autograd the values changed.
             torch.autograd.graph.increment_version(target)
@@ -379,7 +394,7 @@ class WeightSharingProx(torch.optim.Optimizer):
         parameter groups as for an optimizer: dicts with the key ``"params"``
         (a tensor or an iterable of tensors) and optionally their own
         ``"strength"``, ``"l1"``, ``"axis"`` (or its alias ``"dim"``),
-        ``"method"``, ``"rho"``.
+        ``"method"``, ``"rho"``, ``"check_finite"``.
     strength : float
         :math:`s`, the weight of the penalty :math:`R` (finite, ``>= 0``);
         the default for groups that do not set it.
@@ -397,6 +412,13 @@ class WeightSharingProx(torch.optim.Optimizer):
     rho : float, optional
         In ``[0, 1)``: the fraction of the prox displacement not taken
         (formula above); ``0`` (default) is the plain prox. A group default.
+    check_finite : bool, optional
+        As in :func:`prox_`: ``True`` (default) raises a ValueError naming
+        the parameter that holds NaN or infinity (on CUDA, one wait for the
+        device per parameter); ``False`` makes a step on CUDA parameters
+        wait for nothing (a NaN or infinity then makes its whole parameter
+        NaN). A group default; sharded parameters (``process_group``) are
+        always checked.
     scale_by_lr : bool, optional
         ``True`` (default): multiply ``strength`` and ``l1`` by the learning
         rate, read from ``optimizer`` at every step (so schedulers are
@@ -416,7 +438,7 @@ class WeightSharingProx(torch.optim.Optimizer):
     ----------
     param_groups : list of dict
         One dict per group with keys ``"params"``, ``"strength"``, ``"l1"``,
-        ``"axis"``, ``"method"``, ``"rho"``; change ``"strength"`` here to schedule it
+        ``"axis"``, ``"method"``, ``"rho"``, ``"check_finite"``; change ``"strength"`` here to schedule it
         (every :meth:`step` checks the options again).
     state : dict
         ``state[p]["warm"]``: the warm start (:class:`wsprox.ProxState`) of
@@ -470,7 +492,7 @@ class WeightSharingProx(torch.optim.Optimizer):
 
     def __init__(self, params: Iterable[torch.Tensor] | Iterable[dict[str, Any]], strength: float, *,
                  l1: float = 0.0, dim: int | None = None, axis: int | None = None, method: str = "auto",
-                 rho: float = 0.0, scale_by_lr: bool = True,
+                 rho: float = 0.0, check_finite: bool = True, scale_by_lr: bool = True,
                  optimizer: torch.optim.Optimizer | None = None, process_group: Any = None) -> None:
         if not isinstance(scale_by_lr, bool):
             raise TypeError(f"scale_by_lr must be a bool, got {type(scale_by_lr).__name__}")
@@ -493,7 +515,7 @@ class WeightSharingProx(torch.optim.Optimizer):
         self.optimizer = optimizer
         self.process_group = process_group
         defaults = _check_options({"strength": strength, "l1": l1, "axis": _dim(dim, axis), "method": method,
-                                   "rho": rho}, ())
+                                   "rho": rho, "check_finite": check_finite}, ())
         super().__init__(params, defaults)
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
@@ -504,7 +526,8 @@ class WeightSharingProx(torch.optim.Optimizer):
         param_group : dict
             The key ``"params"`` (a tensor or an iterable of tensors) and
             optionally ``"strength"``, ``"l1"``, ``"axis"`` (or its alias
-            ``"dim"``), ``"method"``, ``"rho"``; the others are the constructor's.
+            ``"dim"``), ``"method"``, ``"rho"``, ``"check_finite"``; the others
+            are the constructor's.
 
         Raises
         ------
@@ -589,7 +612,8 @@ class WeightSharingProx(torch.optim.Optimizer):
                     name = names.get(id(p))
                     with _names_non_finite(p, f"parameter {where[0]} of group {where[1]}"
                                               + (f" ({name!r})" if name else "")):
-                        prox_(p, lam, l1=l1, method=options["method"], axis=options["axis"], warm=warm)
+                        prox_(p, lam, l1=l1, method=options["method"], axis=options["axis"], warm=warm,
+                              check_finite=options["check_finite"])
                 if before is not None:
                     with torch.no_grad():
                         p.lerp_(before, options["rho"])     # prox + rho (w - prox)
@@ -629,8 +653,9 @@ class WeightSharingProx(torch.optim.Optimizer):
         >>> wsp = wsprox.torch.WeightSharingProx(
         ...     [{"params": [w]}, {"params": [b], "strength": 0.5}], 2.0, scale_by_lr=False)
         >>> state = wsp.state_dict()
-        >>> state["param_groups"][1]
-        {'strength': 0.5, 'l1': 0.0, 'axis': None, 'method': 'auto', 'rho': 0.0, 'params': [1]}
+        >>> state["param_groups"][1]  # doctest: +NORMALIZE_WHITESPACE
+        {'strength': 0.5, 'l1': 0.0, 'axis': None, 'method': 'auto', 'rho': 0.0, 'check_finite': True,
+         'params': [1]}
         >>> buffer = io.BytesIO()
         >>> torch.save(state, buffer)
         >>> _ = buffer.seek(0)
@@ -649,7 +674,8 @@ class WeightSharingProx(torch.optim.Optimizer):
 
         The groups must match this object's in number and size, and their
         options are validated as in :meth:`add_param_group`, before anything
-        changes. The warm starts start cold.
+        changes (a group saved before ``"check_finite"`` existed keeps this
+        object's). The warm starts start cold.
 
         Raises
         ------
@@ -666,6 +692,8 @@ class WeightSharingProx(torch.optim.Optimizer):
             )
         groups = []
         for g, (group, own) in enumerate(zip(saved, self.param_groups)):
+            if isinstance(group, dict) and "check_finite" not in group:
+                group = {**group, "check_finite": own["check_finite"]}
             if not isinstance(group, dict) or set(group) != {"params", *GROUP_OPTIONS}:
                 raise ValueError(f"group {g} of the state_dict must be a dict with keys params, "
                                  f"{', '.join(GROUP_OPTIONS)}")
@@ -712,6 +740,7 @@ def _check_options(options, params, group=None):
         "axis": options["axis"],
         "method": options["method"],
         "rho": options["rho"],
+        "check_finite": options["check_finite"],
     }
     rho = checked["rho"]
     if isinstance(rho, bool) or not isinstance(rho, (int, float)):
@@ -719,6 +748,8 @@ def _check_options(options, params, group=None):
     if not 0 <= rho < 1:
         raise ValueError(f"rho{of} must be in [0, 1), got {rho!r}")
     checked["rho"] = float(rho)
+    if not isinstance(checked["check_finite"], bool):
+        raise TypeError(f"check_finite{of} must be a bool, got {type(checked['check_finite']).__name__}")
     if not isinstance(checked["method"], str) or checked["method"] not in METHODS:
         raise ValueError(f"unknown method {checked['method']!r}{of}; "
                          f"valid choices are {', '.join(map(repr, METHODS))}")

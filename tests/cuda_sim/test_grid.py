@@ -171,15 +171,3 @@ def test_worst_case_families(method, family):
 def test_solvers_through_the_settle(method):
     w = rows_of(10, seed=3)
     assert_settle_matches_cpu(method, w, 0.7, 0.1)
-
-
-@pytest.mark.parametrize("method", ["end_collisions", "imminent_collisions"])
-def test_one_launch_per_solve_and_per_settle(method, monkeypatch):
-    # The whole loop of a solver is one cooperative launch, and so is the settle.
-    launches = []
-    launch = grid.launch
-    monkeypatch.setattr(grid, "launch", lambda kernel, *a: launches.append(kernel) or launch(kernel, *a))
-    w = rows_of(7)
-    x, _, _, _ = device_prox(method, w, 0.7, 0.0)
-    assert [k.py_func.__module__ for k in launches] == [f"wsprox.cuda.{method}", "wsprox.cuda.pipeline"]
-    np.testing.assert_allclose(x, wsprox.prox(w, 0.7, axis=1, backend="cpu"), atol=1e-12)

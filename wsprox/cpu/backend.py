@@ -8,13 +8,21 @@ of :mod:`wsprox.cpu` and :func:`wsprox.cpu.pipeline.prox_rows` runs them.
 """
 from __future__ import annotations
 
+import math
 import sys
 
 import numpy as np
 
 from .. import _rows
 from .._backend import Backend, is_device_array, solvers
-from .._validation import check_no_grad, check_real_dtype, check_tensor_dtype, compute_dtype, result_dtype
+from .._validation import (
+    check_no_grad,
+    check_real_dtype,
+    check_tensor_dtype,
+    compute_dtype,
+    overflow_scale,
+    result_dtype,
+)
 from .parallel import kernel, row_parts
 from .pipeline import prox_rows
 
@@ -100,17 +108,22 @@ def finite_magnitude(a: np.ndarray, name: str = "w") -> float:
     >>> finite_magnitude(np.array([1.0, -3.0, 2.0]))
     3.0
     """
-    if a.size == 0:
-        return 0.0
+    magnitude, flat = _magnitude(a)
+    if math.isfinite(magnitude):
+        return magnitude
+    first = int(np.argmax(~np.isfinite(flat)))
+    raise ValueError(non_finite_message(name, a.shape, first, flat[first]))
+
+
+def _magnitude(a):
+    # The largest magnitude in a (inf or NaN where an entry is not finite), and a read as one flat array.
     flat = a.reshape(-1).astype(compute_dtype(a.dtype), copy=False)
+    if a.size == 0:
+        return 0.0, flat
     parts = row_parts(1, flat.size)
     lows, highs, bad = np.empty(parts), np.empty(parts), np.empty(parts, dtype=np.int64)
     _extremes(parts, flat, lows, highs, bad)
-    low, high = lows.min(), highs.max()
-    if not bad.any() and np.isfinite(low) and np.isfinite(high):
-        return float(max(high, -low))
-    first = int(np.argmax(~np.isfinite(flat)))
-    raise ValueError(non_finite_message(name, a.shape, first, flat[first]))
+    return (math.nan if bad.any() else float(max(highs.max(), -lows.min()))), flat
 
 
 def non_finite_message(name, shape, flat_index, value):
@@ -179,12 +192,13 @@ class CPUBackend(Backend):
     def check_out(self, out, w, shape, dtype):
         return None if out is None else check_host_out(out, shape, dtype)
 
-    def finite_magnitude(self, a, name):
-        return finite_magnitude(a, name)
+    def scale(self, a, name, size, lam, l1, check_finite):
+        """The float scale, NaN when ``a`` holds NaN or an infinity (``check_finite=False``)."""
+        magnitude = finite_magnitude(a, name) if check_finite else _magnitude(a)[0]
+        return overflow_scale(magnitude, size, lam, l1) if math.isfinite(magnitude) else math.nan
 
-    def to_rows(self, a, axis, dtype, scale):
-        rows = _rows.to_rows(a, axis).astype(dtype, copy=False)
-        return rows * scale if scale != 1.0 else rows
+    def to_rows(self, a, axis, dtype):
+        return _rows.to_rows(a, axis).astype(dtype, copy=False)
 
     def rows_view(self, target, axis):
         return _rows.rows_view(target, axis)
@@ -192,14 +206,20 @@ class CPUBackend(Backend):
     def empty(self, shape, dtype):
         return np.empty(shape, dtype=dtype)
 
-    def prox_rows(self, solve, rows, lam, l1, out, labels=None, warm=None):
+    def prox_rows(self, solve, rows, lam, l1, out, labels=None, warm=None, scale=1.0):
+        """The kernels never see NaN or infinity: a call whose scale marks them
+        (NaN) proxes zero rows, one cluster each, and divides by the NaN."""
+        if scale != 1.0:
+            rows = rows * scale if math.isfinite(scale) else np.zeros_like(rows)
+            lam, l1 = (lam * scale, l1 * scale) if math.isfinite(scale) else (0.0, 0.0)
         if warm is None:
-            return prox_rows(solve, rows, lam, l1, out, labels)
-        with warm.lock:            # one call at a time per state: its order and memory
-            return prox_rows(solve, rows, lam, l1, out, labels, warm=warm)
-
-    def unscale(self, rows, scale):
-        rows /= scale
+            counts = prox_rows(solve, rows, lam, l1, out, labels)
+        else:
+            with warm.lock:            # one call at a time per state: its order and memory
+                counts = prox_rows(solve, rows, lam, l1, out, labels, warm=warm)
+        if scale != 1.0:
+            out /= scale
+        return counts
 
     def from_rows(self, rows, shape, axis, target=None):
         x = _rows.from_rows(rows, shape, axis)

@@ -8,13 +8,15 @@ module that imports :mod:`numba.cuda`. Without a GPU, set
 Every algorithm module exposes the kernel contract of :mod:`wsprox.cpu` on
 device arrays,
 
-``solve(x, lam, starts, counts, rounds)``
+``solve(x, lam, starts, counts, rounds, weights=None)``
     ``x`` is a ``(n_rows, d)`` float64 device array whose rows are sorted
     ascending. For every row ``r`` it writes the start indices of the blocks
     (clusters) of the isotonic regression of ``z = x + v`` ascending into
     ``starts[r, :counts[r]]``, the sentinel ``starts[r, counts[r]] = d``, and
     the rounds it used into ``rounds[r]``; it launches kernels and does not
-    synchronise.
+    synchronise. The kernels read the penalty from ``weights``, the call's
+    device weights (:mod:`wsprox.cuda.weights`: found on the device with the
+    overflow scale), by default those of the host number ``lam``.
 
 :func:`prox_rows` does the rest on the device (rank, gather, block values,
 soft-threshold, scatter, labels). For timings (``wsprox.bench``)::
@@ -25,18 +27,26 @@ soft-threshold, scatter, labels). For timings (``wsprox.bench``)::
     wsprox.cuda.synchronize()
 
 Design: every row is spread over the whole device, and every launch goes
-on the caller's stream (:func:`wsprox.cuda._device.launch`). Short rows (at
-most :data:`wsprox.cuda.short_rows.MAX_D` entries) with ``"pava"`` take one
-fused launch: sort in shared memory, PAVA, settle, scatter
+on the caller's stream (:func:`wsprox.cuda._device.launch`). A call starts
+with one cooperative launch that checks the input and finds the overflow
+scale on the device (:mod:`wsprox.cuda.backend`, :mod:`wsprox.cuda.weights`);
+with ``check_finite=False`` nothing after it waits for the device. Short rows
+(at most :data:`wsprox.cuda.short_rows.MAX_D` entries) with ``"pava"`` take
+one fused launch: sort in shared memory, PAVA, settle, scatter
 (:mod:`wsprox.cuda.short_rows`). Otherwise the rows are ranked by the owner's
-sort, ``"pava"`` runs one thread per row, ``"search_collisions"``, the
-paper's algorithm, runs tiles and a merge tree, one launch per level
+sort and a gather (or a bitonic network, one cooperative launch),
+``"pava"`` runs one thread per row, ``"search_collisions"``, the paper's
+algorithm, runs tiles and then a merge tree in one cooperative launch
 (:mod:`wsprox.cuda.search_collisions`), and end and imminent collisions and
 the settle are each one cooperative launch whose grid-wide scans
 (:mod:`wsprox.cuda.grid`) take all rows of a batch at once, separated by grid
-barriers, so their loops need no host round trip. Work arrays come from a
-per-thread device scratch (:func:`wsprox.cuda._device.scratch`), so that
-steady calls allocate only their results (from the owner's memory pool).
+barriers, so their loops need no host round trip: a call with the default
+method makes 2 launches (short rows) to 5 (a long row), besides the
+owner's sort. Work arrays come from a per-thread device scratch
+(:func:`wsprox.cuda._device.scratch`), bound once per call shape in plans
+(:func:`wsprox.cuda._device.plan`), so that steady calls allocate only their
+results (from the owner's memory pool). Every kernel is compiled with
+``cache=True``: a new process loads them from Numba's disk cache.
 """
 from ._device import cuda as _cuda
 from ._device import require_device, simulated, synchronize

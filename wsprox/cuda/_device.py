@@ -7,6 +7,15 @@ so ``import wsprox`` works on machines without CUDA.
 On a machine without a GPU the kernels run on Numba's CUDA simulator when the
 environment variable ``NUMBA_ENABLE_CUDASIM=1`` is set *before* Numba is
 imported (slow: one OS thread per CUDA thread, meant for testing).
+
+Every kernel of :mod:`wsprox.cuda` is compiled with ``@cuda.jit(cache=True)``:
+a new process loads it from Numba's disk cache (``__pycache__`` beside its
+module, or ``NUMBA_CACHE_DIR``) instead of compiling it again (the simulator
+ignores the option). Device functions are compiled into the kernels that call
+them and need no cache of their own. As for Numba's CPU cache, an entry is
+keyed by the kernel's own source file: in a checkout, an edit of a device
+function in another file (:mod:`wsprox.cuda.hull`, :mod:`wsprox.cpu.blocks`)
+needs the stale entries deleted.
 """
 import threading
 import types
@@ -25,6 +34,8 @@ __all__ = [
     "grid_1d",
     "launch",
     "on_stream",
+    "plan",
+    "plans_built",
     "release_scratch",
     "require_device",
     "retarget",
@@ -144,7 +155,10 @@ def as_device_array(obj):
     """A Numba view of the device array ``obj`` (``__cuda_array_interface__``),
     without the synchronisation of the exporter's stream that Numba makes by
     default: wsprox's kernels run on the owner's stream (:func:`stream`), so
-    they are ordered after its work already.
+    they are ordered after its work already. The view holds no stream either,
+    so that handing it back to the owner (``cupy.asarray``, ``torch.as_tensor``)
+    does not wait for one: an interface of version 3 with a stream asks the
+    consumer to synchronise it.
 
     Examples
     --------
@@ -156,7 +170,9 @@ def as_device_array(obj):
     """
     if cuda.devicearray.is_cuda_ndarray(obj):
         return obj
-    return cuda.as_cuda_array(obj, sync=False)
+    view = cuda.as_cuda_array(obj, sync=False)
+    view.stream = 0
+    return view
 
 
 def launch(kernel, blocks, threads, shared=0):
@@ -180,6 +196,22 @@ def launch(kernel, blocks, threads, shared=0):
     return kernel[blocks, threads, stream(), shared]
 
 
+class _StreamState:
+    # A thread's device memory and plans on one (device, stream).
+    def __init__(self):
+        self.workspace = Workspace(empty=cuda.device_array)
+        self.plans = {}
+        self.built = 0
+
+
+def _state():
+    key = (getattr(cuda.get_current_device(), "id", 0), stream())
+    states = _local.__dict__.setdefault("states", {})
+    if key not in states:
+        states[key] = _StreamState()
+    return states[key]
+
+
 def workspace():
     """The device :class:`wsprox.cpu.workspace.Workspace` of the calling thread
     on the current device and :func:`stream`, where :func:`scratch` takes its arrays.
@@ -187,7 +219,8 @@ def workspace():
     One per (device, stream): memory of one device is never handed to a
     kernel on another, and a call on another stream never overwrites work
     arrays that kernels still queued on the first stream use (calls on one
-    stream are ordered by it).
+    stream are ordered by it). A thread's first call on a new stream
+    therefore allocates its work arrays afresh.
 
     Examples
     --------
@@ -195,11 +228,51 @@ def workspace():
     >>> workspace() is workspace()
     True
     """
-    key = (getattr(cuda.get_current_device(), "id", 0), stream())
-    works = _local.__dict__.setdefault("works", {})
-    if key not in works:
-        works[key] = Workspace(empty=cuda.device_array)
-    return works[key]
+    return _state().workspace
+
+
+#: Plans a thread keeps per (device, stream), the first built dropped first: room for
+#: the few plans of every parameter of a large model (a plan keeps its work arrays).
+MAX_PLANS = 256
+
+
+def plan(key, build):
+    """The calling thread's plan ``key`` on the current device and :func:`stream`:
+    ``build()`` the first time, the same object on later calls.
+
+    A plan is what a call of a given shape prepares before it launches
+    anything (the geometry of every launch, the occupancy of the cooperative
+    ones, the work arrays from :func:`scratch`), bound once, so that a steady
+    call only launches. ``key`` must name everything ``build`` reads: the
+    module, the shape and dtypes, the module parameters that tests patch.
+    A plan holds on to its work arrays: a later plan that needs a larger one
+    gets new memory and the earlier plan keeps its own, so that plans of
+    different shapes stay valid (at most :data:`MAX_PLANS` of them), until
+    :func:`wsprox.release_workspace`.
+
+    Examples
+    --------
+    >>> from wsprox.cuda._device import plan, plans_built
+    >>> before = plans_built()
+    >>> plan(("example", 3), lambda: [3]) is plan(("example", 3), lambda: [4])
+    True
+    >>> plans_built() - before
+    1
+    """
+    state = _state()
+    found = state.plans.get(key)
+    if found is None:
+        found = build()
+        state.built += 1
+        state.plans[key] = found
+        if len(state.plans) > MAX_PLANS:
+            del state.plans[next(iter(state.plans))]
+    return found
+
+
+def plans_built():
+    """How many plans the calling thread has built on the current device and :func:`stream`."""
+    return _state().built
 
 
 def scratch(name, shape, dtype):
@@ -212,7 +285,8 @@ def scratch(name, shape, dtype):
     back while it is large enough. ``name`` must be unique among the arrays
     alive at once (a module prefix: ``"sort.keys"``); the contents are
     undefined, and valid until the thread's next call on the same device and
-    stream that asks for that name. :func:`wsprox.release_workspace` frees them.
+    stream that asks for that name (a :func:`plan` keeps its own). :func:`wsprox.release_workspace`
+    frees them.
 
     Examples
     --------
@@ -227,14 +301,15 @@ def scratch(name, shape, dtype):
 
 
 def release_scratch():
-    """Free the calling thread's device work arrays (:func:`scratch`), on every device and stream.
+    """Free the calling thread's device work arrays (:func:`scratch`) and
+    plans (:func:`plan`), on every device and stream.
 
     Examples
     --------
     >>> from wsprox.cuda._device import release_scratch
     >>> release_scratch()
     """
-    _local.works = {}
+    _local.states = {}
 
 
 def synchronize():

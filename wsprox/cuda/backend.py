@@ -3,10 +3,12 @@ r"""The CUDA backend: device arrays in and out, and the one pass that checks the
 :data:`BACKEND` implements :class:`wsprox._backend.Backend` on the device.
 A device input (a Numba device array, a CuPy array, a PyTorch CUDA tensor:
 :func:`wsprox._backend.is_device_array`) is read in place (a C-contiguous
-copy first where it is not), checked for NaN and infinity by one reduction
-kernel that also finds the magnitude for the overflow scaling, copied into
-``(n, d)`` rows of the compute dtype by a kernel that also applies the scale
-(or viewed as rows where nothing needs doing), proxed, cast to the result
+copy first where it is not), scanned by one cooperative kernel that finds the
+first NaN or infinity and the largest magnitude and, from them, the call's
+weights on the device (the overflow scale and the scaled penalties:
+:mod:`wsprox.cuda.weights`), copied into ``(n, d)`` rows of the compute dtype
+where it is not such rows already, proxed (the kernels apply the scale as
+they read the rows and undo it as they write the prox), cast to the result
 dtype (float16 in, float16 out), and returned as the kind of array that came
 in (CuPy in, CuPy out; torch in, torch out; else a Numba device array) or
 written into ``out``. A host (NumPy) input with ``backend="cuda"`` is checked
@@ -18,11 +20,13 @@ every kernel launches on the owner's current stream and device (PyTorch's
 stream for Numba arrays and host input), and the results are allocated by the
 owner's memory pool (``torch.empty``, ``cupy.empty``), so that a steady call
 makes no ``cuMemAlloc``: the work arrays are the thread's device scratch
-(:func:`wsprox.cuda._device.scratch`). The one synchronisation of a call on
-device input is the check: the reduction's two numbers (the first NaN or
-infinity, the largest magnitude) come back through pinned memory after a
-synchronisation of that stream only; nothing else is read back unless the
-caller asks for host values (:func:`wsprox.prox_result` reads the counts).
+(:func:`wsprox.cuda._device.scratch`), bound once per call shape in plans
+(:func:`wsprox.cuda._device.plan`). With ``check_finite=True`` (the default)
+the one synchronisation of a call on device input is the check: the scan's
+two numbers come back through pinned memory after a synchronisation of that
+stream only. With ``check_finite=False`` nothing is read back and nothing
+waits for the device, unless the caller asks for host values
+(:func:`wsprox.prox_result` reads the counts).
 """
 from __future__ import annotations
 
@@ -32,14 +36,16 @@ import threading
 from contextlib import contextmanager
 
 import numpy as np
-from numba import float64
+from numba import float64, int64
 
 from .._backend import Backend, is_device_array, solvers
 from .._validation import check_no_grad, check_real_dtype, check_tensor_dtype, rows_shape
 from ..cpu.backend import as_float_array, check_host_out, non_finite_message
 from . import short_rows
-from ._device import as_device_array, cuda, grid_1d, launch, on_stream, require_device, scratch, stream
+from ._device import as_device_array, cuda, grid_1d, launch, on_stream, plan, require_device, scratch, stream
+from .grid import grid_launcher, launch_key
 from .pipeline import prox_rows
+from .weights import set_weights
 
 __all__ = ["BACKEND", "owner_of"]
 
@@ -85,16 +91,16 @@ def _slot(f, d, b_):
     return r, f - r * d, a, r - a * b_
 
 
-@cuda.jit
-def _to_rows(src, rows, scale):
-    # src is (A, d, B): rows[a * B + b, k] = scale * src[a, k, b], cast to rows' dtype.
+@cuda.jit(cache=True)
+def _to_rows(src, rows):
+    # src is (A, d, B): rows[a * B + b, k] = src[a, k, b], cast to rows' dtype.
     f = cuda.grid(1)
     if f < rows.size:
         r, k, a, b = _slot(f, src.shape[1], src.shape[2])
-        rows[r, k] = scale * src[a, k, b]
+        rows[r, k] = src[a, k, b]
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _from_rows(rows, dst):
     f = cuda.grid(1)
     if f < rows.size:
@@ -104,28 +110,15 @@ def _from_rows(rows, dst):
 
 #: Rows from which ``method="auto"`` runs PAVA, one thread per row, on rows of any length.
 AUTO_BATCH = 1024
-#: Threads per block and most blocks of the check's reduction (a grid-stride loop).
-CHECK_THREADS, CHECK_BLOCKS = 256, 1024
 
 
-@cuda.jit
-def _first_nonfinite_and_magnitude(flat, result):
-    # result[0]: the smallest flat index of a NaN or infinity (as float64, exact
-    # below 2**53; initialised to flat.size), result[1]: the largest magnitude of
-    # the finite entries (initialised to 0). Every thread folds a grid-stride
-    # sequence, the block reduces in shared memory, one atomic per block.
+@cuda.jit(device=True, inline="always")
+def _block_fold(first, big):
+    # The smallest first and the largest big of the block's threads (every thread gets them).
     t = cuda.threadIdx.x
     T = cuda.blockDim.x
-    first = flat.size * 1.0
-    big = 0.0
-    for f in range(cuda.grid(1), flat.size, cuda.gridsize(1)):
-        v = flat[f] * 1.0
-        if math.isnan(v) or math.isinf(v):
-            first = min(first, f * 1.0)
-        else:
-            big = max(big, abs(v))
-    sh = cuda.shared.array(0, float64)
-    sf, sb = sh[:T], sh[T:2 * T]
+    sb = cuda.shared.array(0, float64)[:T]
+    sf = cuda.shared.array(0, int64)[T:2 * T]
     sf[t] = first
     sb[t] = big
     cuda.syncthreads()
@@ -136,22 +129,44 @@ def _first_nonfinite_and_magnitude(flat, result):
             sb[t] = max(sb[t], sb[t + step])
         cuda.syncthreads()
         step //= 2
-    if t == 0:
-        cuda.atomic.min(result, 0, sf[0])
-        cuda.atomic.max(result, 1, sb[0])
+    first = sf[0]
+    big = sb[0]
+    cuda.syncthreads()       # read before the shared memory is written again
+    return first, big
 
 
-@cuda.jit
-def _start_check(result, size):
-    result[0] = size
-    result[1] = 0.0
-
-
-@cuda.jit
-def _multiply(flat, factor):
-    f = cuda.grid(1)
-    if f < flat.size:
-        flat[f] = flat[f] * factor
+@cuda.jit(cache=True)
+def _weigh(parts, chunk, totf, toti, flat, lam, l1, result, weights):
+    # result[0]: the smallest flat index of a NaN or infinity (flat.size if none; a float64,
+    # exact below 2**53), result[1]: the largest magnitude of the finite entries; the call's
+    # weights from them. Every thread folds a grid-stride sequence, every block its threads,
+    # block 0 the blocks. (parts, chunk: unused; totf, toti: a slot per block.)
+    grid = cuda.cg.this_grid()
+    n = flat.size
+    first = n
+    big = 0.0
+    for f in range(cuda.grid(1), n, cuda.gridsize(1)):
+        v = flat[f] * 1.0
+        if math.isnan(v) or math.isinf(v):
+            first = min(first, f)
+        else:
+            big = max(big, abs(v))
+    first, big = _block_fold(first, big)
+    if cuda.threadIdx.x == 0:
+        totf[cuda.blockIdx.x] = big
+        toti[0, cuda.blockIdx.x] = first
+    grid.sync()  # orders: every block's partial written, before block 0 folds them
+    if cuda.blockIdx.x == 0:
+        first = n
+        big = 0.0
+        for g in range(cuda.threadIdx.x, cuda.gridDim.x, cuda.blockDim.x):
+            first = min(first, toti[0, g])
+            big = max(big, totf[g])
+        first, big = _block_fold(first, big)
+        if cuda.threadIdx.x == 0:
+            result[0] = first
+            result[1] = big
+            set_weights(weights, big if first == n else math.inf, n, lam, l1)
 
 
 class CUDABackend(Backend):
@@ -257,28 +272,30 @@ class CUDABackend(Backend):
             raise ValueError("out must be C-contiguous")
         return view
 
-    def finite_magnitude(self, a, name):
+    def scale(self, a, name, size, lam, l1, check_finite):
+        """The call's weights on the device (:mod:`wsprox.cuda.weights`), from one
+        cooperative launch; read back only to check them (``check_finite``)."""
         if a.size == 0:
-            return 0.0
+            return None                   # nothing to prox
         flat = a.reshape(a.size)
-        result = scratch("backend.check", (2,), np.float64)
-        launch(_start_check, 1, 1)(result, a.size)
-        blocks = min(CHECK_BLOCKS, -(-a.size // CHECK_THREADS))
-        launch(_first_nonfinite_and_magnitude, blocks, CHECK_THREADS, 16 * CHECK_THREADS)(flat, result)
-        first, magnitude = _read_back(result)
-        if first == a.size:
-            return float(magnitude)
-        first = int(first)
-        value = float(flat[first:first + 1].copy_to_host()[0])
-        raise ValueError(non_finite_message(name, tuple(a.shape), first, value))
+        run, result, weights = plan(("backend.scale", a.size, a.dtype, *launch_key()),
+                                    lambda: _scale_plan(flat, lam, l1))
+        run(flat, lam, l1, result, weights)
+        if check_finite:
+            first, _ = _read_back(result)
+            if first != a.size:
+                first = int(first)
+                value = float(flat[first:first + 1].copy_to_host()[0])
+                raise ValueError(non_finite_message(name, tuple(a.shape), first, value))
+        return weights
 
-    def to_rows(self, a, axis, dtype, scale):
+    def to_rows(self, a, axis, dtype):
         n, d = rows_shape(tuple(a.shape), axis)
-        if scale == 1.0 and a.dtype == dtype and (axis is None or axis == a.ndim - 1):
+        if a.dtype == dtype and (axis is None or axis == a.ndim - 1):
             return a.reshape(n, d)
         rows = scratch("backend.rows", (n, d), dtype)
         if n * d:
-            launch(_to_rows, *grid_1d(n * d))(a.reshape(_three_axes(tuple(a.shape), axis)), rows, scale)
+            launch(_to_rows, *grid_1d(n * d))(a.reshape(_three_axes(tuple(a.shape), axis)), rows)
         return rows
 
     def rows_view(self, target, axis):
@@ -300,13 +317,11 @@ class CUDABackend(Backend):
         # (owner, device index) of the call in progress on this thread (see call()).
         return getattr(self._local, "owner", None) or (None, None)
 
-    def prox_rows(self, solve, rows, lam, l1, out, labels=None, warm=None):
+    def prox_rows(self, solve, rows, lam, l1, out, labels=None, warm=None, scale=None):
+        """``scale``: the call's device weights (:meth:`scale`)."""
         if solve is self.solvers["pava"] and rows.shape[1] <= short_rows.MAX_D:
-            return short_rows.prox_short_rows(rows, lam, l1, out, labels)
-        return prox_rows(solve, rows, lam, l1, out, labels, self._owner()[0])
-
-    def unscale(self, rows, scale):
-        launch(_multiply, *grid_1d(rows.size))(rows.reshape(rows.size), 1.0 / scale)
+            return short_rows.prox_short_rows(rows, lam, l1, out, labels, weights=scale)
+        return prox_rows(solve, rows, lam, l1, out, labels, self._owner()[0], weights=scale)
 
     def from_rows(self, rows, shape, axis, target=None):
         if (axis is None or axis == len(shape) - 1) and (target is None or target.dtype == rows.dtype):
@@ -374,6 +389,13 @@ def _owner_stream(owner, index):
     if key not in _external:
         _external[key] = cuda.external_stream(handle)
     return _external[key]
+
+
+def _scale_plan(flat, lam, l1):
+    # The launch of the check and its result and weights, for calls on arrays of flat's size and dtype.
+    result = scratch("backend.check", (2,), np.float64)
+    weights = scratch("backend.weights", (4,), np.float64)
+    return grid_launcher(_weigh, flat.size, flat, lam, l1, result, weights), result, weights
 
 
 def _read_back(a):

@@ -31,17 +31,19 @@ import math
 
 import numpy as np
 
-from ._device import cuda, scratch
+from ._device import cuda, plan, scratch
 from .blocks import block_value
-from .grid import ROW, grid_scan, launch_grid, own_range
+from .grid import ROW, grid_launcher, grid_scan, launch_key, own_range
 from .scan import ARGMIN, SUM
+from .weights import LAM, as_weights
 
 __all__ = ["solve"]
 
 
-@cuda.jit
-def _kernel(parts, chunk, totf, toti, x, lam, starts, counts, rounds, unsettled, fv, iv, fl):
+@cuda.jit(cache=True)
+def _kernel(parts, chunk, totf, toti, x, weights, starts, counts, rounds, unsettled, fv, iv, fl):
     gc = (parts, chunk, totf, toti)
+    lam = weights[LAM]
     grid = cuda.cg.this_grid()
     t = cuda.threadIdx.x
     T = cuda.blockDim.x
@@ -86,8 +88,11 @@ def _kernel(parts, chunk, totf, toti, x, lam, starts, counts, rounds, unsettled,
             rounds[q // d] = counts[q // d]
 
 
-def solve(x, lam, starts, counts, rounds):
+def solve(x, lam, starts, counts, rounds, weights=None):
     """Blocks of every sorted row of the device array ``x`` (see :mod:`wsprox.cuda`).
+
+    The kernel reads the penalty from ``weights`` (the call's,
+    :mod:`wsprox.cuda.weights`), by default those of ``lam``.
 
     Examples
     --------
@@ -102,8 +107,18 @@ def solve(x, lam, starts, counts, rounds):
     (array([0, 2, 3]), array([2]))
     """
     n, d = x.shape
+    weights = as_weights(lam) if weights is None else weights
+    run, work = plan(("end_collisions", n, d, *launch_key()),
+                     lambda: _plan(x, weights, starts, counts, rounds))
+    run(x, weights, starts, counts, rounds, *work)
+
+
+def _plan(x, *args):
+    # The launch and work arrays of a solve of x's shape.
+    n, d = x.shape
     fv = scratch("end_collisions.fv", (n * d,), np.float64)
     iv = scratch("end_collisions.iv", (n * d,), np.int64)
     fl = scratch("end_collisions.fl", (n * d,), np.int8)
     unsettled = scratch("end_collisions.unsettled", (1,), np.int64)
-    launch_grid(_kernel, n * d, x, lam, starts, counts, rounds, unsettled, fv, iv, fl)
+    work = (unsettled, fv, iv, fl)
+    return grid_launcher(_kernel, n * d, x, *args, *work), work

@@ -66,10 +66,12 @@ A grid-wide inclusive sum, segmented by :data:`ROW` flags:
 """
 import numpy as np
 
+from . import _device
 from ._device import cuda, launch, scratch, simulated, threads_for
 from .scan import block_scan, identity, range_scan, shared_bytes
 
-__all__ = ["BLOCK", "CHUNK", "PARTS_PER_BLOCK", "ROW", "grid_scan", "launch_grid", "own_range", "part_range"]
+__all__ = ["BLOCK", "CHUNK", "PARTS_PER_BLOCK", "ROW", "cooperative_launcher", "grid_launcher", "grid_scan",
+           "launch_grid", "launch_key", "own_range", "part_range", "resident_blocks"]
 
 #: Entries a block scans at a time (stretches of ``CHUNK // threads`` per thread).
 #: Read at every launch: tests lower it.
@@ -151,18 +153,104 @@ def grid_scan(op, values, index, flags, mask, n, gc):
     grid.sync()  # orders: every result written (and the totals read), before later phases and scans
 
 
-#: Blocks of a cooperative kernel that a device holds at once, by (device, kernel, threads, shared bytes).
+#: Blocks of a cooperative kernel that a device holds at once,
+#: by (device, kernel, argument types, threads, shared bytes).
 _RESIDENT = {}
 
 
-def launch_grid(kernel, n, *args):
-    """Launch the cooperative ``kernel(parts, chunk, totf, toti, *args)`` over ``n`` entries.
+def resident_blocks(kernel, threads, shared, args):
+    """The most blocks of ``threads`` threads and ``shared`` bytes of dynamic
+    shared memory of the cooperative ``kernel(*args)`` that the device holds
+    at once (1 on the simulator): the largest grid it may be launched on.
 
-    As many blocks as fit on the device at once
-    (``max_cooperative_grid_blocks``; one on the simulator), no more than
-    ``ceil(n / CHUNK)``, of :func:`wsprox.cuda._device.threads_for` threads,
-    on the caller's stream (:func:`wsprox.cuda._device.launch`); the grid's
-    totals come from the thread's device scratch.
+    The first query of a kernel and shape compiles the kernel for ``args``'
+    types (or loads it from the disk cache: the overload that the launch runs
+    then) and asks the driver; later ones are a lookup.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wsprox.cuda import grid
+    >>> from wsprox.cuda._device import cuda
+    >>> @cuda.jit
+    ... def nothing(a):
+    ...     cuda.cg.this_grid().sync()
+    >>> grid.resident_blocks(nothing, 32, 0, (cuda.to_device(np.ones(1)),)) >= 1
+    True
+    """
+    if simulated():
+        return 1
+    argtypes = tuple(kernel.typeof_pyval(a) for a in args)
+    key = (cuda.get_current_device().id, kernel, argtypes, threads, shared)
+    if key not in _RESIDENT:
+        _RESIDENT[key] = kernel.compile(argtypes).max_cooperative_grid_blocks(threads, shared)
+    return _RESIDENT[key]
+
+
+def cooperative_launcher(kernel, most, threads, shared, *args):
+    """A function that launches the cooperative ``kernel(*args)`` on as many
+    blocks of ``threads`` threads and ``shared`` bytes as the device holds at
+    once (:func:`resident_blocks`), at most ``most``, on the caller's stream
+    (``args``: those of a launch, for their types). The kernel loops over
+    its work by ``blockIdx.x`` in steps of ``gridDim.x``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from wsprox.cuda import grid
+    >>> from wsprox.cuda._device import cuda
+    >>> @cuda.jit
+    ... def count_blocks(out):
+    ...     cuda.cg.this_grid().sync()
+    ...     if cuda.threadIdx.x == 0:
+    ...         cuda.atomic.add(out, 0, 1)
+    >>> out = cuda.to_device(np.zeros(1, np.int64))
+    >>> grid.cooperative_launcher(count_blocks, 4, 32, 0, out)(out)
+    >>> 1 <= int(out.copy_to_host()[0]) <= 4
+    True
+    """
+    blocks = max(1, min(most, resident_blocks(kernel, threads, shared, args)))
+    return lambda *a: launch(kernel, blocks, threads, shared)(*a)
+
+
+def launch_key():
+    """The module parameters that :func:`grid_launcher` reads: a part of the key
+    of a plan that keeps one (:func:`wsprox.cuda._device.plan`).
+
+    Examples
+    --------
+    >>> from wsprox.cuda import grid
+    >>> grid.launch_key()
+    (2048, 1, 256)
+    """
+    return CHUNK, PARTS_PER_BLOCK, _device.THREADS_PER_BLOCK
+
+
+def grid_launcher(kernel, n, *args):
+    """A function that launches the cooperative ``kernel(parts, chunk, totf, toti, *args)``
+    over ``n`` entries, with everything but the launch decided now (``args``:
+    those of a launch, for their types).
+
+    As many blocks as fit on the device at once (:func:`resident_blocks`),
+    no more than ``ceil(n / CHUNK)``, of
+    :func:`wsprox.cuda._device.threads_for` threads, on the caller's stream
+    (:func:`wsprox.cuda._device.launch`); the grid's totals come from the
+    thread's device scratch. A plan (:func:`wsprox.cuda._device.plan`) keeps it.
+    """
+    chunk = max(1, CHUNK)
+    threads = threads_for(min(n, chunk))
+    shared = shared_bytes(threads)
+    most = max(1, -(-n // chunk))
+    totf = scratch("grid.totf", (most * PARTS_PER_BLOCK,), np.float64)
+    toti = scratch("grid.toti", (2, most * PARTS_PER_BLOCK), np.int64)
+    blocks = max(1, min(most, resident_blocks(kernel, threads, shared, (most, chunk, totf, toti, *args))))
+    head = (blocks * PARTS_PER_BLOCK, chunk, totf, toti)
+    return lambda *a: launch(kernel, blocks, threads, shared)(*head, *a)
+
+
+def launch_grid(kernel, n, *args):
+    """Launch the cooperative ``kernel(parts, chunk, totf, toti, *args)`` over ``n`` entries
+    (:func:`grid_launcher`, once).
 
     Examples
     --------
@@ -181,18 +269,4 @@ def launch_grid(kernel, n, *args):
     >>> v.copy_to_host().tolist()
     [3.0, 3.0, 4.0, 4.0, 5.0, 5.0]
     """
-    chunk = max(1, CHUNK)
-    threads = threads_for(min(n, chunk))
-    shared = shared_bytes(threads)
-    most = max(1, -(-n // chunk))
-    totf = scratch("grid.totf", (most * PARTS_PER_BLOCK,), np.float64)
-    toti = scratch("grid.toti", (2, most * PARTS_PER_BLOCK), np.int64)
-    if simulated():
-        blocks = 1
-    else:
-        kernel = kernel.specialize(most * PARTS_PER_BLOCK, chunk, totf, toti, *args)
-        key = (cuda.get_current_device().id, kernel, threads, shared)
-        if key not in _RESIDENT:          # an occupancy query of the driver: once per kernel and shape
-            _RESIDENT[key] = next(iter(kernel.overloads.values())).max_cooperative_grid_blocks(threads, shared)
-        blocks = max(1, min(most, _RESIDENT[key]))
-    launch(kernel, blocks, threads, shared)(blocks * PARTS_PER_BLOCK, chunk, totf, toti, *args)
+    grid_launcher(kernel, n, *args)(*args)

@@ -30,18 +30,20 @@ counts the rounds run, the last one finding nothing to merge. One launch.
 """
 import numpy as np
 
-from ._device import cuda, scratch
+from ._device import cuda, plan, scratch
 from .blocks import block_value
-from .grid import BLOCK, ROW, grid_scan, launch_grid, own_range
+from .grid import BLOCK, ROW, grid_launcher, grid_scan, launch_key, own_range
 from .scan import SUM
+from .weights import LAM, as_weights
 
 __all__ = ["solve"]
 
 
-@cuda.jit
-def _kernel(parts, chunk, totf, toti, x, lam, starts, counts, rounds, busy, starts2, counts2, sums, sums2,
+@cuda.jit(cache=True)
+def _kernel(parts, chunk, totf, toti, x, weights, starts, counts, rounds, busy, starts2, counts2, sums, sums2,
             fv, iv, fl, hf, hc):
     gc = (parts, chunk, totf, toti)
+    lam = weights[LAM]
     grid = cuda.cg.this_grid()
     t = cuda.threadIdx.x
     T = cuda.blockDim.x
@@ -114,8 +116,11 @@ def _kernel(parts, chunk, totf, toti, x, lam, starts, counts, rounds, busy, star
                 counts[r] = nc[r]
 
 
-def solve(x, lam, starts, counts, rounds):
+def solve(x, lam, starts, counts, rounds, weights=None):
     """Blocks of every sorted row of the device array ``x`` (see :mod:`wsprox.cuda`).
+
+    The kernel reads the penalty from ``weights`` (the call's,
+    :mod:`wsprox.cuda.weights`), by default those of ``lam``.
 
     Examples
     --------
@@ -130,6 +135,15 @@ def solve(x, lam, starts, counts, rounds):
     (array([0, 2, 3]), array([2]))
     """
     n, d = x.shape
+    weights = as_weights(lam) if weights is None else weights
+    run, work = plan(("imminent_collisions", n, d, *launch_key()),
+                     lambda: _plan(x, weights, starts, counts, rounds))
+    run(x, weights, starts, counts, rounds, *work)
+
+
+def _plan(x, *args):
+    # The launch and work arrays of a solve of x's shape.
+    n, d = x.shape
     starts2 = scratch("imminent_collisions.starts2", (n, d + 1), np.int64)
     counts2 = scratch("imminent_collisions.counts2", (n,), np.int64)
     busy = scratch("imminent_collisions.busy", (1,), np.int64)
@@ -137,5 +151,5 @@ def solve(x, lam, starts, counts, rounds):
     fv, hf = (scratch(f"imminent_collisions.{a}", (n * d,), np.float64) for a in ("fv", "hf"))
     iv, hc = (scratch(f"imminent_collisions.{a}", (n * d,), np.int64) for a in ("iv", "hc"))
     fl = scratch("imminent_collisions.fl", (n * d,), np.int8)
-    launch_grid(_kernel, n * d, x, lam, starts, counts, rounds, busy, starts2, counts2, sums, sums2,
-                fv, iv, fl, hf, hc)
+    work = (busy, starts2, counts2, sums, sums2, fv, iv, fl, hf, hc)
+    return grid_launcher(_kernel, n * d, x, *args, *work), work

@@ -16,8 +16,9 @@ in ``starts`` (the output) and a float64 scratch row of block sums.
 ``rounds`` is ``d``.
 """
 from ..cpu.pava import _pava_row
-from ._device import cuda, grid_1d, launch, retarget, scratch
+from ._device import cuda, grid_1d, launch, plan, retarget, scratch
 from .blocks import block_value
+from .weights import LAM, as_weights
 
 __all__ = ["pava_row", "solve"]
 
@@ -26,16 +27,19 @@ __all__ = ["pava_row", "solve"]
 pava_row = cuda.jit(device=True)(retarget(_pava_row, block_value=block_value))
 
 
-@cuda.jit
-def _pava_rows(x, lam, starts, sums, counts, rounds):
+@cuda.jit(cache=True)
+def _pava_rows(x, weights, starts, sums, counts, rounds):
     r = cuda.grid(1)
     if r < x.shape[0]:
-        counts[r] = pava_row(x[r], lam, starts[r], sums[r])
+        counts[r] = pava_row(x[r], weights[LAM], starts[r], sums[r])
         rounds[r] = x.shape[1]
 
 
-def solve(x, lam, starts, counts, rounds):
+def solve(x, lam, starts, counts, rounds, weights=None):
     """Blocks of every sorted row of the device array ``x`` (see :mod:`wsprox.cuda`).
+
+    The kernel reads the penalty from ``weights`` (the call's,
+    :mod:`wsprox.cuda.weights`), by default those of ``lam``.
 
     Examples
     --------
@@ -50,5 +54,6 @@ def solve(x, lam, starts, counts, rounds):
     (array([2, 2]), array([0, 2, 3]))
     """
     n, d = x.shape
-    sums = scratch("pava.sums", (n, d), x.dtype)
-    launch(_pava_rows, *grid_1d(n, 64))(x, lam, starts, sums, counts, rounds)
+    weights = as_weights(lam) if weights is None else weights
+    sums = plan(("pava", n, d, x.dtype), lambda: scratch("pava.sums", (n, d), x.dtype))
+    launch(_pava_rows, *grid_1d(n, 64))(x, weights, starts, sums, counts, rounds)

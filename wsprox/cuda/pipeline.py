@@ -1,9 +1,11 @@
 r"""The prox pipeline around a collision algorithm, on CUDA.
 
-The mirror of :mod:`wsprox.cpu.pipeline`, every step on the device:
+The mirror of :mod:`wsprox.cpu.pipeline`, every step on the device, every
+weight read from the call's weights (:mod:`wsprox.cuda.weights`: the rows
+read times the overflow scale, the prox written divided by it):
 
-1. rank: :func:`wsprox.cuda.sort.rank_rows` (the owner's argsort or a bitonic
-   sort) gives ``order`` and ``x = w[order]`` in float64;
+1. rank: :func:`wsprox.cuda.sort.rank_rows` (the owner's argsort and a
+   gather, or a bitonic sort) gives ``order`` and ``x = w[order]`` in float64;
 2. collide: ``solve`` partitions ``0..d-1`` into the blocks of the isotonic
    regression of ``z = x + v`` (:mod:`wsprox.cuda` states the contract);
 3. settle: one cooperative kernel over the whole device
@@ -22,33 +24,39 @@ The mirror of :mod:`wsprox.cpu.pipeline`, every step on the device:
        labels (if asked): a new label at a block start whose output value
        (in the output dtype) differs from the block before it; a SUM
        scan by rows numbers them; counts[r] = the row's labels
+       out[order[q]] /= scale                                        # with the scatter, or the labels
 
    The sum of the offsets from the block's first value makes a block of
    equal values keep their value exactly; the running max repairs the few
    ulps by which rounding can leave neighbouring blocks out of order; the
-   labels number the distinct *output* values. Work :math:`O(n d)`, depth
+   labels number the distinct *output* values (before the division by the
+   scale, as on the CPU). Work :math:`O(n d)`, depth
    :math:`O(n d/(G T) + \log T)` on ``G`` blocks of ``T`` threads; one launch,
    9 grid barriers (12 with labels).
 
-Steps 1 and 3 are the same for every algorithm.
+Steps 1 and 3 are the same for every algorithm. The work arrays and the
+settle's launch are a plan per call shape (:func:`wsprox.cuda._device.plan`).
 """
 import math
 
 import numpy as np
 
-from ._device import cuda, scratch
+from ._device import cuda, plan, scratch
 from .blocks import block_value, soft_threshold
-from .grid import BLOCK, ROW, grid_scan, launch_grid, own_range
+from .grid import BLOCK, ROW, grid_launcher, grid_scan, launch_key, own_range
 from .scan import MAX, SUM
 from .sort import rank_rows
+from .weights import L1, LAM, as_weights, unscale
 
 __all__ = ["prox_rows"]
 
 
-@cuda.jit
-def _settle(parts, chunk, totf, toti, x, order, starts, counts, lam, l1, out, labels, want_labels,
+@cuda.jit(cache=True)
+def _settle(parts, chunk, totf, toti, x, order, starts, counts, weights, out, labels, want_labels,
             fv, iv, fl, vals, vi):
     gc = (parts, chunk, totf, toti)
+    lam = weights[LAM]
+    l1 = weights[L1]
     grid = cuda.cg.this_grid()
     t = cuda.threadIdx.x
     T = cuda.blockDim.x
@@ -94,7 +102,10 @@ def _settle(parts, chunk, totf, toti, x, order, starts, counts, lam, l1, out, la
     grid_scan(MAX, vals, vi, fl, ROW, N, gc)
     for q in range(lo + t, hi, T):
         r = q // d
-        out[r, order[r, q - r * d]] = soft_threshold(vals[q], l1)
+        o = order[r, q - r * d]
+        out[r, o] = soft_threshold(vals[q], l1)
+        if not want_labels:
+            unscale(out, r, o, weights)
     if want_labels:
         grid.sync()  # orders: the scatter complete, before the labels compare output values
         # A new label where the output value (in the output dtype) changes.
@@ -106,16 +117,17 @@ def _settle(parts, chunk, totf, toti, x, order, starts, counts, lam, l1, out, la
             if fl[q] != 0 and (k == 0 or out[r, order[r, k]] != out[r, order[r, k - 1]]):
                 iv[q] = 1
         cuda.syncthreads()
-        grid_scan(SUM, fv, iv, fl, ROW, N, gc)
+        grid_scan(SUM, fv, iv, fl, ROW, N, gc)  # (its grid barriers: every output value compared)
         for q in range(lo + t, hi, T):
             r = q // d
             k = q - r * d
             labels[r, order[r, k]] = iv[q] - 1
+            unscale(out, r, order[r, k], weights)
             if k == d - 1:
                 counts[r] = iv[q]
 
 
-def prox_rows(solve, rows, lam, l1, out, labels=None, owner=None):
+def prox_rows(solve, rows, lam, l1, out, labels=None, owner=None, *, weights=None):
     """Prox every row of the device array ``rows`` into ``out`` with the kernel ``solve``.
 
     Parameters
@@ -132,6 +144,10 @@ def prox_rows(solve, rows, lam, l1, out, labels=None, owner=None):
         Receives the cluster labels (0..K-1 by increasing value).
     owner : {"cupy", "torch"} or None
         Whose argsort ranks the rows (see :func:`wsprox.cuda.sort.rank_rows`).
+    weights : device array, optional
+        The call's weights (:mod:`wsprox.cuda.weights`: the overflow scale
+        and ``lam``, ``l1`` scaled, found on the device), which the kernels
+        read; by default those of ``lam`` and ``l1`` unscaled (one launch).
 
     Returns
     -------
@@ -151,16 +167,28 @@ def prox_rows(solve, rows, lam, l1, out, labels=None, owner=None):
     (array([[1.5, 1.5, 8. ]]), array([2]))
     """
     n, d = rows.shape
-    order, x = rank_rows(rows, owner)
+    weights = as_weights(lam, l1) if weights is None else weights
+    order, x = rank_rows(rows, owner, weights)
+    want = labels is not None
+    settle, work = plan(("pipeline", n, d, order.dtype, out.dtype, want, *launch_key()),
+                        lambda: _plan(x, order, out, labels, weights))
+    starts, counts, rounds, *scans = work
+    solve(x, lam, starts, counts, rounds, weights=weights)
+    settle(x, order, starts, counts, weights, out, labels if want else starts, want, *scans)
+    return counts, rounds
+
+
+def _plan(x, order, out, labels, weights):
+    # The work arrays of a call of x's shape and the settle's launch.
+    n, d = x.shape
     starts = scratch("pipeline.starts", (n, d + 1), np.int64)
     counts = scratch("pipeline.counts", (n,), np.int64)
     rounds = scratch("pipeline.rounds", (n,), np.int64)
-    solve(x, lam, starts, counts, rounds)
     fv, vals = (scratch(f"pipeline.{a}", (n * d,), np.float64) for a in ("fv", "vals"))
     iv, vi = (scratch(f"pipeline.{a}", (n * d,), np.int64) for a in ("iv", "vi"))
     fl = scratch("pipeline.fl", (n * d,), np.int8)
+    scans = (fv, iv, fl, vals, vi)
     want = labels is not None
-    if not want:
-        labels = starts  # a placeholder of the right rank, never written
-    launch_grid(_settle, n * d, x, order, starts, counts, lam, l1, out, labels, want, fv, iv, fl, vals, vi)
-    return counts, rounds
+    settle = grid_launcher(_settle, n * d, x, order, starts, counts, weights, out,
+                           labels if want else starts, want, *scans)
+    return settle, (starts, counts, rounds, *scans)

@@ -30,8 +30,10 @@ neighbours of equal value, as PAVA's ``>=`` does, so the blocks are maximal
 and equal the CPU's. The same search (``J``, then ``P``) decides the CPU's
 levels, so with binary searches it takes the same steps.
 
-Kernels (every tile and every pair of every row at once; one launch per
-phase, the launch boundary is the only barrier between blocks):
+Two launches: the tiles, then one cooperative kernel (:mod:`wsprox.cuda.grid`:
+as many blocks as the device holds at once, each looping over its share of
+the rows, pairs or tiles of a phase, a grid barrier between phases), every
+tile and every pair of every row at once:
 
 .. code-block:: text
 
@@ -42,13 +44,14 @@ phase, the launch boundary is the only barrier between blocks):
              for g = 2, 4, ..., T:                         # log2 T levels, groups of g threads
                  each group merges a pair of adjacent solved runs (the rule above)
              the tile's block starts, compacted to its front: its live range [lo_c, hi_c)
-    offsets  one block per row: base[c] = tot[0] + ... + tot[c-1] in double-double
-    level    for h = 1, 2, 4, ... < C (C = ceil(d / B) tiles; ceil(log2 C) launches):
-             one block per pair of segments of h tiles: the rule on the concatenation
-             of the tiles' live ranges (a scan of their counts ranks the vertices);
-             trim the ranges (no vertex is copied)
-    count    one block per row: a scan of the live counts -> counts, the sentinel, rounds
-    gather   one block per tile: its live block starts -> starts
+    merge    (cooperative, the phases below separated by grid barriers)
+      offsets  a block per row: base[c] = tot[0] + ... + tot[c-1] in double-double
+      level    for h = 1, 2, 4, ... < C (C = ceil(d / B) tiles; ceil(log2 C) levels):
+               a block per pair of segments of h tiles: the rule on the concatenation
+               of the tiles' live ranges (a scan of their counts ranks the vertices);
+               trim the ranges (no vertex is copied)
+      count    a block per row: a scan of the live counts -> counts, the sentinel, rounds
+      gather   a block per tile: its live block starts -> starts
 
 A group of ``g`` threads searches ``i*`` ``(g+1)``-ary: a step tests ``g``
 candidates, each with its own binary search for ``J``; a vertex of a given
@@ -82,7 +85,7 @@ candidates, each a binary search of :math:`O(\log q)` probes that find a
 vertex in :math:`O(\log U)`: depth :math:`O(U/g + \log g + \log^3 d / \log(g+1))`
 a level, over :math:`\lceil \log_2 (d/r) \rceil` levels after the PAVA's
 :math:`O(r)`; work at most :math:`O((d/r) \log^2 d \log T)` in all (every
-pair testing all its candidates); :math:`\lceil \log_2 C \rceil + 4` launches.
+pair testing all its candidates); two launches, :math:`\lceil \log_2 C \rceil + 2` grid barriers.
 Work arrays :math:`O(d)`, from the thread's device scratch; shared memory: the launches'
 dynamic buffers only (the tile kernel's :math:`8 (12 T + B)` bytes, 40 KiB at
 the defaults).
@@ -90,10 +93,11 @@ the defaults).
 import numpy as np
 from numba import float64, int64
 
-from ._device import cuda, launch, scratch
-from .grid import ROW, grid_scan, launch_grid, own_range
+from ._device import cuda, launch, plan, scratch
+from .grid import ROW, cooperative_launcher, grid_launcher, grid_scan, launch_key, own_range
 from .hull import SHARED_SLOTS, dd_add, group_scan, merge_pair, pava_run
 from .scan import SUM
+from .weights import LAM, as_weights
 
 __all__ = ["THREADS", "TILE", "solve"]
 
@@ -126,19 +130,24 @@ def _dd_exclusive_scan(ph, pl, h, lo):
     return ph[t - 1], pl[t - 1]
 
 
-@cuda.jit
-def _tiles(x, lam, tile, Eh, El, toth, totl, bh, bl, V, tlo, thi, tsteps):
+@cuda.jit(cache=True)
+def _tiles(x, weights, tile, E, F, V, U, tsteps):
+    # E: (Eh, El); F: (toth, totl, bh, bl); U: (tlo, thi, cum), each a (rows, ...) array.
     d = x.shape[1]
-    C = tlo.shape[1]
+    C = U.shape[2]
     r = cuda.blockIdx.x // C
     c = cuda.blockIdx.x % C
     t = cuda.threadIdx.x
     T = cuda.blockDim.x
+    lam = weights[LAM]
+    Eh, El = E[0], E[1]
+    toth, totl = F[0], F[1]
+    tlo, thi = U[0], U[1]
     per = tile // T
     t0 = c * tile
     n = min(tile, d - t0)
     xr, Vr = x[r], V[r]
-    pts = (Eh[r], El[r], toth[r], totl[r], bh[r], bl[r])  # bh, bl: never read for ranges in one tile
+    pts = (Eh[r], El[r], toth[r], totl[r], F[2][r], F[3][r])  # bh, bl: never read for ranges in one tile
     f8 = cuda.shared.array(0, float64)
     ph, pl = f8[:T], f8[T:2 * T]
     i8 = cuda.shared.array(0, int64)
@@ -197,11 +206,10 @@ def _tiles(x, lam, tile, Eh, El, toth, totl, bh, bl, V, tlo, thi, tsteps):
         tsteps[r, c, t] = lsteps[t]
 
 
-@cuda.jit
-def _offsets(toth, totl, tsteps, levels_in, bh, bl, lvl):
-    # One block per row: the tiles' offsets, an exclusive double-double scan of
+@cuda.jit(device=True)
+def _row_offsets(r, toth, totl, tsteps, levels_in, bh, bl, lvl):
+    # Row r by the block: the tiles' offsets, an exclusive double-double scan of
     # their totals; the row's steps of the in-tile levels (the most of any tile).
-    r = cuda.blockIdx.x
     t = cuda.threadIdx.x
     T = cuda.blockDim.x
     C = toth.shape[1]
@@ -229,30 +237,28 @@ def _offsets(toth, totl, tsteps, levels_in, bh, bl, lvl):
     cuda.syncthreads()
     for q in range(t, lvl.shape[1], T):
         lvl[r, q] = lmax[q] if q < levels_in else 0
+    cuda.syncthreads()  # the shared scratch read, before the block's next row rewrites it
 
 
-@cuda.jit
-def _level(h, index, tile, lam, Eh, El, toth, totl, bh, bl, V, tlo, thi, cum, lvl):
-    # One block per pair of segments of h tiles whose right one is not empty.
+@cuda.jit(device=True)
+def _merge_pair_of(p, pairs, h, index, tile, lam, E, F, V, U, lvl):
+    # Pair p (of pairs per row) of segments of h tiles whose right one is not empty, by the block.
     d = V.shape[1]
-    C = tlo.shape[1]
-    pairs = (C - h + 2 * h - 1) // (2 * h)
-    r = cuda.blockIdx.x // pairs
-    u0 = (cuda.blockIdx.x % pairs) * 2 * h
+    C = U.shape[2]
+    r = p // pairs
+    u0 = (p % pairs) * 2 * h
     u1 = min(u0 + 2 * h, C)
     t = cuda.threadIdx.x
-    T = cuda.blockDim.x
-    sh = cuda.shared.array(0, int64)[:SHARED_SLOTS * T]
-    steps = merge_pair(t, T, t, u0, u0 + h, u1, min(u1 * tile, d), tlo[r], thi[r], cum[r], V[r],
-                       (Eh[r], El[r], toth[r], totl[r], bh[r], bl[r]), tile, lam, d, sh)
+    sh = cuda.shared.array(0, int64)[:SHARED_SLOTS * cuda.blockDim.x]
+    steps = merge_pair(t, cuda.blockDim.x, t, u0, u0 + h, u1, min(u1 * tile, d), U[0][r], U[1][r], U[2][r], V[r],
+                       (E[0][r], E[1][r], F[0][r], F[1][r], F[2][r], F[3][r]), tile, lam, d, sh)
     if t == 0:
         cuda.atomic.max(lvl, (r, index), steps)
 
 
-@cuda.jit
-def _count(V, tlo, thi, lvl, cum, starts, counts, rounds):
-    # One block per row: where each tile's surviving block starts go, the count, the sentinel, the rounds.
-    r = cuda.blockIdx.x
+@cuda.jit(device=True)
+def _row_count(r, V, tlo, thi, lvl, cum, starts, counts, rounds):
+    # Row r by the block: where each tile's surviving block starts go, the count, the sentinel, the rounds.
     t = cuda.threadIdx.x
     total = group_scan(t, cuda.blockDim.x, t, 0, tlo.shape[1], tlo[r], thi[r], cum[r],
                        cuda.shared.array(0, int64)[:cuda.blockDim.x])
@@ -265,18 +271,37 @@ def _count(V, tlo, thi, lvl, cum, starts, counts, rounds):
         rounds[r] = s
 
 
-@cuda.jit
-def _gather(V, tlo, thi, cum, starts):
-    # One block per tile: its surviving block starts into the row's starts.
-    C = tlo.shape[1]
-    r = cuda.blockIdx.x // C
-    c = cuda.blockIdx.x % C
-    a = tlo[r, c]
-    for k in range(cuda.threadIdx.x, thi[r, c] - a, cuda.blockDim.x):
-        starts[r, cum[r, c] + k] = V[r, a + k]
+@cuda.jit(cache=True)
+def _merge(tile, levels_in, levels, weights, E, F, V, U, tsteps, lvl, starts, counts, rounds):
+    # The offsets, the merge levels, the count and the gather: phases over the grid's blocks.
+    grid = cuda.cg.this_grid()
+    lam = weights[LAM]
+    n = V.shape[0]
+    C = U.shape[2]
+    tlo, thi, cum = U[0], U[1], U[2]
+    g = cuda.blockIdx.x
+    G = cuda.gridDim.x
+    for r in range(g, n, G):
+        _row_offsets(r, F[0], F[1], tsteps, levels_in, F[2], F[3], lvl)
+    grid.sync()  # orders: every row's tile offsets and level slots, before the merges read them
+    for k in range(levels):
+        h = 1 << k
+        pairs = (C - h + 2 * h - 1) // (2 * h)
+        for p in range(g, n * pairs, G):
+            _merge_pair_of(p, pairs, h, levels_in + k, tile, lam, E, F, V, U, lvl)
+        grid.sync()  # orders: this level's trimmed ranges and steps, before the next phase reads them
+    for r in range(g, n, G):
+        _row_count(r, V, tlo, thi, lvl, cum, starts, counts, rounds)
+    grid.sync()  # orders: every tile's place in its row (cum), before the gather reads them
+    for b in range(g, n * C, G):
+        r = b // C
+        c = b % C
+        a = tlo[r, c]
+        for k in range(cuda.threadIdx.x, thi[r, c] - a, cuda.blockDim.x):
+            starts[r, cum[r, c] + k] = V[r, a + k]
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _tie_runs(parts, chunk, totf, toti, x, starts, counts, rounds, fv, iv, fl):
     # lam = 0: the blocks are the runs of equal values of every row (one cooperative launch).
     gc = (parts, chunk, totf, toti)
@@ -319,8 +344,12 @@ def _geometry(d):
     return tile, threads
 
 
-def solve(x, lam, starts, counts, rounds):
+def solve(x, lam, starts, counts, rounds, weights=None):
     """Blocks of every sorted row of the device array ``x`` (see :mod:`wsprox.cuda`).
+
+    The kernels read the penalty from ``weights`` (the call's,
+    :mod:`wsprox.cuda.weights`), by default those of ``lam``; ``lam = 0``
+    (the host's number) takes the runs of equal values.
 
     Examples
     --------
@@ -335,27 +364,43 @@ def solve(x, lam, starts, counts, rounds):
     (array([0, 2, 3]), array([0]))
     """
     n, d = x.shape
-    if lam == 0.0:
-        fv, iv = scratch("search.tie_fv", (n * d,), np.float64), scratch("search.tie_iv", (n * d,), np.int64)
-        launch_grid(_tie_runs, n * d, x, starts, counts, rounds, fv, iv, scratch("search.tie_fl", (n * d,), np.int8))
-        return
+    ties = lam == 0.0
+    weights = as_weights(lam) if weights is None else weights
+    run, work = plan(("search_collisions", n, d, ties, TILE, THREADS, *launch_key()),
+                     lambda: (_ties_plan if ties else _plan)(x, weights, starts, counts, rounds))
+    run(x, weights, starts, counts, rounds, *work)
+
+
+def _plan(x, weights, starts, counts, rounds):
+    # The two launches of a solve of x's shape and their work arrays.
+    n, d = x.shape
     tile, threads = _geometry(d)
     C = (d + tile - 1) // tile
     levels_in = threads.bit_length() - 1
     levels = (C - 1).bit_length()
-    Eh, El = (scratch(f"search.{a}", (n, d), np.float64) for a in ("Eh", "El"))
-    toth, totl, bh, bl = (scratch(f"search.{a}", (n, C), np.float64) for a in ("toth", "totl", "bh", "bl"))
+    E = scratch("search.E", (2, n, d), np.float64)            # Eh, El
+    F = scratch("search.F", (4, n, C), np.float64)            # toth, totl, bh, bl
     V = scratch("search.V", (n, d), np.int64)
-    tlo, thi, cum = (scratch(f"search.{a}", (n, C), np.int64) for a in ("tlo", "thi", "cum"))
+    U = scratch("search.U", (3, n, C), np.int64)              # tlo, thi, cum
     tsteps = scratch("search.tsteps", (n, C, max(levels_in, 1)), np.int64)
     lvl = scratch("search.lvl", (n, max(levels_in + levels, 1)), np.int64)
-    launch(_tiles, n * C, threads, 8 * ((6 + SHARED_SLOTS) * threads + tile))(
-        x, lam, tile, Eh, El, toth, totl, bh, bl, V, tlo, thi, tsteps)
-    launch(_offsets, n, threads, 8 * 3 * threads)(toth, totl, tsteps, levels_in, bh, bl, lvl)
-    for k in range(levels):
-        h = 1 << k
-        pairs = (C - h + 2 * h - 1) // (2 * h)
-        launch(_level, n * pairs, threads, 8 * SHARED_SLOTS * threads)(
-            h, levels_in + k, tile, lam, Eh, El, toth, totl, bh, bl, V, tlo, thi, cum, lvl)
-    launch(_count, n, threads, 8 * threads)(V, tlo, thi, lvl, cum, starts, counts, rounds)
-    launch(_gather, n * C, threads)(V, tlo, thi, cum, starts)
+    tiles = (n * C, threads, 8 * ((6 + SHARED_SLOTS) * threads + tile))
+    merge = cooperative_launcher(_merge, n * C, threads, 8 * SHARED_SLOTS * threads,
+                                 tile, levels_in, levels, weights, E, F, V, U, tsteps, lvl, starts, counts, rounds)
+
+    def run(x, weights, starts, counts, rounds, E, F, V, U, tsteps, lvl):
+        launch(_tiles, *tiles)(x, weights, tile, E, F, V, U, tsteps)
+        merge(tile, levels_in, levels, weights, E, F, V, U, tsteps, lvl, starts, counts, rounds)
+    return run, (E, F, V, U, tsteps, lvl)
+
+
+def _ties_plan(x, weights, starts, counts, rounds):
+    # lam = 0: the one launch of the runs of equal values and its work arrays.
+    n, d = x.shape
+    fv, iv = scratch("search.tie_fv", (n * d,), np.float64), scratch("search.tie_iv", (n * d,), np.int64)
+    work = (fv, iv, scratch("search.tie_fl", (n * d,), np.int8))
+    ties = grid_launcher(_tie_runs, n * d, x, starts, counts, rounds, *work)
+
+    def run(x, weights, starts, counts, rounds, *work):
+        ties(x, starts, counts, rounds, *work)
+    return run, work

@@ -23,6 +23,8 @@ block that owns it, with no work array in global memory:
         scatter out[r, index[k]] = value of the block of k (threads over k)
         labels (wanted) one flag per block where the output value, in the output
                dtype, differs from the previous block's; a prefix count numbers them
+        unscale out /= scale, where the call's weights scale (wsprox.cuda.weights:
+               the rows are loaded times the scale, lam and l1 read from them)
 
 Cost per row of length :math:`d` (:math:`P` the padded length): work
 :math:`O(P \log^2 P)` for the sort and :math:`O(d)` for the rest; depth
@@ -67,9 +69,10 @@ import math
 import numpy as np
 from numba import float64, int32
 
-from ._device import cuda, launch, scratch
+from ._device import cuda, launch, plan, scratch
 from .blocks import block_mean, soft_threshold
 from .pava import pava_row
+from .weights import INV, L1, LAM, as_weights, load, unscale
 
 __all__ = ["MAX_D", "geometry", "prox_short_rows", "shared_bytes"]
 
@@ -149,9 +152,11 @@ def _row(f64, i32, R, p, g):
     return keys, vals, index, bid, starts, flags
 
 
-@cuda.jit
-def _fused(rows, lam, l1, out, labels, want_labels, rows_per_block, counts, rounds):
+@cuda.jit(cache=True)
+def _fused(rows, weights, out, labels, want_labels, rows_per_block, counts, rounds):
     n, d = rows.shape
+    lam = weights[LAM]
+    l1 = weights[L1]
     R = rows_per_block
     H = cuda.blockDim.x // R
     t = cuda.threadIdx.x
@@ -171,7 +176,7 @@ def _fused(rows, lam, l1, out, labels, want_labels, rows_per_block, counts, roun
     # Load: everything of the row is read before anything is written (out may be rows).
     for k in range(lt, p, H):
         if valid and k < d:
-            keys[k] = rows[r, k]
+            keys[k] = load(rows, r, k, weights)
         else:
             keys[k] = math.inf
         index[k] = k
@@ -243,12 +248,17 @@ def _fused(rows, lam, l1, out, labels, want_labels, rows_per_block, counts, roun
         if valid:
             for k in range(lt, d, H):
                 labels[r, index[k]] = flags[bid[k]]
+    if weights[INV] != 1.0:
+        cuda.syncthreads()  # every output value compared (labels), before any is divided by the scale
+        if valid:
+            for k in range(lt, d, H):
+                unscale(out, r, index[k], weights)
     if valid and lt == 0:
         counts[r] = nblocks[g]
         rounds[r] = d
 
 
-def prox_short_rows(rows, lam, l1, out, labels=None):
+def prox_short_rows(rows, lam, l1, out, labels=None, *, weights=None):
     """Prox every row of the device array ``rows`` (``d <= MAX_D``) into ``out``, in one launch.
 
     The contract of :func:`wsprox.cuda.pipeline.prox_rows` with
@@ -265,6 +275,9 @@ def prox_short_rows(rows, lam, l1, out, labels=None):
         Receives the prox; may be ``rows`` itself.
     labels : device array, shape (n, d), int64, optional
         Receives the cluster labels (0..K-1 by increasing value).
+    weights : device array, optional
+        The call's weights (:mod:`wsprox.cuda.weights`), which the kernel
+        reads; by default those of ``lam`` and ``l1`` (one launch).
 
     Returns
     -------
@@ -293,14 +306,20 @@ def prox_short_rows(rows, lam, l1, out, labels=None):
     n, d = rows.shape
     if not 1 <= d <= MAX_D:
         raise ValueError(f"prox_short_rows takes rows of 1..{MAX_D} entries, not {d}")
-    counts = scratch("short_rows.counts", (n,), np.int64)
-    rounds = scratch("short_rows.rounds", (n,), np.int64)
+    config, per_block, counts, rounds, no_labels = plan(
+        ("short_rows", n, d, THREADS, ROW_THREADS, ROWS_PER_BLOCK, SHARED_BUDGET), lambda: _plan(n, d))
     if n == 0:
         return counts, rounds
     want = labels is not None
-    if not want:
-        labels = scratch("short_rows.no_labels", (1, 1), np.int64)  # never written
-    blocks, per_block, per_row = geometry(n, d)
-    launch(_fused, blocks, per_block * per_row, shared_bytes(d, per_block))(
-        rows, lam, l1, out, labels, want, per_block, counts, rounds)
+    weights = as_weights(lam, l1) if weights is None else weights
+    launch(_fused, *config)(rows, weights, out, labels if want else no_labels, want, per_block, counts, rounds)
     return counts, rounds
+
+
+def _plan(n, d):
+    # The launch's geometry and the work arrays of a call on n rows of d.
+    blocks, per_block, per_row = geometry(n, d)
+    counts = scratch("short_rows.counts", (n,), np.int64)
+    rounds = scratch("short_rows.rounds", (n,), np.int64)
+    no_labels = scratch("short_rows.no_labels", (1, 1), np.int64)  # never written
+    return (blocks, per_block * per_row, shared_bytes(d, per_block)), per_block, counts, rounds, no_labels
