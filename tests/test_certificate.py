@@ -10,8 +10,8 @@ from hypothesis.extra import numpy as hnp
 
 import wsprox
 from conftest import lams, vectors
-from wsprox.regularizer import sorted_weights
 from wsprox.reference import penalty_exact, prox_cvxpy, prox_exact
+from wsprox.regularizer import sorted_weights
 
 
 def residual_by_cvxpy(w, x, lam, l1):

@@ -11,8 +11,8 @@ from hypothesis.extra import numpy as hnp
 
 import wsprox
 from conftest import vectors
-from wsprox.regularizer import sorted_weights
 from wsprox.reference import penalty_exact
+from wsprox.regularizer import sorted_weights
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 

@@ -2,8 +2,6 @@
 import copy
 import io
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
