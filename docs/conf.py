@@ -21,10 +21,10 @@ DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS.parent))  # build from a checkout without installing
 sys.path.insert(0, str(DOCS))  # the _offline and _results helpers below
 
-from _offline import warn_about_network_assets  # noqa: E402
-from _results import write_result_includes  # noqa: E402
+from _offline import warn_about_network_assets
+from _results import write_result_includes
 
-import wsprox  # noqa: E402
+import wsprox
 
 project = "wsprox"
 author = "wsprox developers"
