@@ -108,3 +108,23 @@ def test_state_of_another_shape_starts_cold():
 def test_warm_must_be_a_state():
     with pytest.raises(TypeError, match="ProxState"):
         wsprox.prox([1.0, 2.0], 1.0, warm=np.arange(2))
+
+
+def test_small_vectors_keep_the_warm_order_and_agree_bit_for_bit():
+    # A small vector takes the small path warm too: the state's order where it still sorts w.
+    rng = np.random.default_rng(4)
+    w = rng.standard_normal(300)
+    state = wsprox.ProxState()
+    np.testing.assert_array_equal(wsprox.prox(w, 0.3, warm=state), wsprox.prox(w, 0.3))
+    assert not state.reused and state.order.shape == (1, 300)
+    w = 0.99 * w                                              # weight decay keeps the order
+    np.testing.assert_array_equal(wsprox.prox(w, 0.3, warm=state), wsprox.prox(w, 0.3))
+    assert state.reused
+    w = w + rng.standard_normal(300)                          # a new order
+    np.testing.assert_array_equal(wsprox.prox(w, 0.3, warm=state), wsprox.prox(w, 0.3))
+    assert not state.reused
+    # The general path (labels) takes over the state the small path left, and back.
+    np.testing.assert_array_equal(wsprox.prox_result(w, 0.3, warm=state).x, wsprox.prox(w, 0.3))
+    assert state.reused
+    np.testing.assert_array_equal(wsprox.prox(w, 0.3, warm=state), wsprox.prox(w, 0.3))
+    assert state.reused

@@ -26,7 +26,7 @@ from ._validation import (
     rows_shape,
 )
 from .cpu.backend import as_float_array
-from .cpu.small import SMALL_MAX, prox_small
+from .cpu.small import SMALL_MAX, prox_small, still_ascending
 from .derivatives import check_direction, linearize
 from .warm import ProxState
 
@@ -297,14 +297,24 @@ def prox(w: ArrayLike, lam: float, *, l1: float = 0.0, method: str = "auto", bac
            [ 1.5,  1.5]], dtype=float32)
     """
     if (type(w) is np.ndarray and w.ndim == 1 and w.size <= SMALL_MAX and w.dtype.char in "fd"
-            and axis is None and out is None and warm is None and method in ("auto", "pava")
-            and backend in ("auto", "cpu") and isinstance(check_finite, bool)):
-        # A small plain vector: an argsort and one compiled call (wsprox.cpu.small), the general
-        # path's result bit for bit; anything unusual in it takes the general path.
+            and axis is None and out is None and (warm is None or type(warm) is ProxState)
+            and method in ("auto", "pava") and backend in ("auto", "cpu") and isinstance(check_finite, bool)):
+        # A small plain vector: an argsort (or a warm state's order, where it still holds) and one
+        # compiled call (wsprox.cpu.small), the general path's result bit for bit; anything unusual
+        # in it takes the general path.
         lam, l1 = check_penalty_weight(lam, "lam"), check_penalty_weight(l1, "l1")
         x = np.empty_like(w)
-        if prox_small(w, np.argsort(w), lam, l1, x) >= 0:
-            return x
+        if warm is None:
+            if prox_small(w, np.argsort(w), lam, l1, x) >= 0:
+                return x
+        else:
+            with warm.lock:
+                order = warm.order
+                reused = order is not None and order.shape == (1, w.size) and still_ascending(w, order[0])
+                order = order[0] if reused else np.argsort(w)
+                if prox_small(w, order, lam, l1, x) >= 0:
+                    warm.order, warm.reused = order.reshape(1, w.size), reused
+                    return x
     return _prox(w, lam, l1, method, backend, axis, out, warm, check_finite, want_labels=False).x
 
 
