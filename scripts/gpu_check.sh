@@ -61,8 +61,7 @@ rm -f "$OUT"/{env.txt,pytest.txt,bench_cuda.txt,bench_cuda.json,profile.txt,gpu_
 exec 2> >(tee -a "$OUT/gpu_check.log" >&2)  # the steps' verdicts, also in $OUT
 export PYTHONUNBUFFERED=1
 
-TESTS=(tests/test_cuda.py tests/test_cuda_grid.py tests/test_torch.py -k "cuda or gpu"
-       --deselect tests/test_cuda.py::test_simulator_suite)
+TESTS=(tests/test_cuda.py tests/test_cuda_grid.py tests/test_torch.py -k "cuda or gpu")
 if [ "${1:-}" = "--simulator" ]; then
     export NUMBA_ENABLE_CUDASIM=1
     INSTALL=("${TAGS[@]}")  # checks that the wheels install for the device's Python; not used here

@@ -79,3 +79,9 @@ def test_wheel_and_sdist_hold_what_they_should(tmp_path):
     assert {"LICENSE", "conftest.py", "tests/conftest.py", "tests/test_front_door.py", "docs/api.rst",
             "docs/user_guide.rst", "paper_figures/__main__.py", "wsprox/py.typed"} <= files
     assert not [f for f in files if "__pycache__" in f or f.endswith((".pyc", ".nbi", ".nbc"))]
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    command = next(line for line in readme.splitlines() if line.startswith('pip install -e ".[test]"'))
+    assert command in (ROOT / ".ci" / "run").read_text()

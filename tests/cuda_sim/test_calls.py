@@ -2,11 +2,11 @@
 
 Without the finiteness check (``check_finite=False``) a call on device input
 never waits for the device nor reads from it; a call with the default method
-makes at most 8 launches (the row of ``1e4`` and the batch of ``16 x 128`` of
-the issue, at the simulator's scale); a second call of a shape reuses the
+makes at most 8 launches (a row of ``1e4`` and a batch of ``16 x 128``, at
+the simulator's scale); a second call of a shape reuses the
 plans of the first (:func:`wsprox.cuda._device.plan`) and allocates no
-device memory. Counted on Numba's CUDA simulator (``tests/test_cuda.py``
-starts it) by patching it, or on a GPU by patching Numba's launches.
+device memory. Counted on Numba's CUDA simulator (the README's test command
+runs this folder with it) by patching it, or on a GPU by patching Numba's launches.
 """
 import sys
 
@@ -14,11 +14,6 @@ import numpy as np
 import pytest
 from numba import cuda
 
-if not cuda.is_available():
-    pytest.skip(
-        "no CUDA device and no simulator: tests/test_cuda.py runs these with NUMBA_ENABLE_CUDASIM=1",
-        allow_module_level=True,
-    )
 sys.setswitchinterval(1e-4)
 
 import wsprox

@@ -17,11 +17,6 @@ import numpy as np
 import pytest
 from numba import cuda
 
-if not cuda.is_available():
-    pytest.skip(
-        "no CUDA device and no simulator: tests/test_cuda.py runs these with NUMBA_ENABLE_CUDASIM=1",
-        allow_module_level=True,
-    )
 sys.setswitchinterval(1e-4)
 
 import wsprox
