@@ -2,6 +2,7 @@
 import argparse
 import contextlib
 import json
+import math
 import os
 import platform
 import subprocess
@@ -116,13 +117,19 @@ def _shapes(args, *, family):
     return sorted(set(shapes))
 
 
-def _projected(previous, d):
-    """Seconds a call at size ``d`` may take, from ``(d0, seconds)`` at a smaller size,
-    extrapolated quadratically (the worst case of end and imminent collisions)."""
+#: The methods whose worst case is quadratic in ``d`` (rounds times work): their projections are.
+QUADRATIC = ("end_collisions", "imminent_collisions", "authors")
+
+
+def _projected(previous, d, method):
+    """Seconds a call of ``method`` at size ``d`` may take, from ``(d0, seconds)`` at a smaller
+    size: extrapolated quadratically for :data:`QUADRATIC` methods, as ``d log d`` otherwise."""
     if previous is None:
         return 0.0
     d0, t0 = previous
-    return t0 * (d / d0) ** 2
+    if method in QUADRATIC:
+        return t0 * (d / d0) ** 2
+    return t0 * (d / d0) * math.log(max(d, 2)) / math.log(max(d0, 2))
 
 
 def _label(backend, method, array, *, run_backend, floor=False):
@@ -323,7 +330,7 @@ def _time_group(head, group, fields, cases, last, args):
     where = (fields["input"], fields["dtype"], rows, fields["lam"])
     shaped = [c for c in cases if c.applies(rows, d)]
     active = [c for c in shaped if not c.budgeted
-              or _projected(last.get((*where, c.key())), d) * (args.repeat + 1) <= args.budget]
+              or _projected(last.get((*where, c.key())), d, c.method) * (args.repeat + 1) <= args.budget]
     skipped = [_label(c.backend, c.method, c.array, run_backend=args.backend) for c in shaped if c not in active]
     note = f"  skipped, projected over --budget {args.budget:g} s: {', '.join(skipped)}"
     if not any(c.role == "wsprox" for c in active):
