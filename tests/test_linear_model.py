@@ -1,15 +1,24 @@
 """The weight-sharing estimators: scikit-learn's contract, and the minimisers cvxpy and scikit-learn find."""
+import warnings
+
 import cvxpy as cp
 import numpy as np
 import pytest
+from joblib import parallel_config
 from scipy.special import expit
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Lasso, LinearRegression
-from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold, cross_val_score
 from sklearn.utils.estimator_checks import check_estimator
 from test_optimize import weight_sharing
 
-from wsprox.linear_model import WeightSharingClassifier, WeightSharingRegression, _Intercept
+from wsprox.linear_model import (
+    WeightSharingClassifier,
+    WeightSharingClassifierCV,
+    WeightSharingRegression,
+    WeightSharingRegressionCV,
+    _Intercept,
+)
 
 
 def regression_data(seed, n=60, p=8):
@@ -26,8 +35,21 @@ def classification_data(seed, n=80, p=6):
     return X, np.where(score > 0, "spam", "ham")
 
 
-@pytest.mark.parametrize("estimator", [WeightSharingRegression(), WeightSharingClassifier()],
-                         ids=["regression", "classifier"])
+def grouped_data(seed, n=60, p=100, values=(-2.0, 0.0, 1.0, 3.0), noise=0.5):
+    """A grouped regression: every true coefficient is one of ``values``; more features than samples."""
+    rng = np.random.default_rng(seed)
+    coef = np.asarray(values)[rng.integers(0, len(values), size=p)]
+    X = rng.standard_normal((n, p))
+    return X, X @ coef + 1.0 + noise * rng.standard_normal(n)
+
+
+# The CV estimators with small grids: the checks fit them many times. The classifier's
+# alpha_l1 > 0 makes the objective coercive: a fold of iris that a direction with all
+# coefficients equal separates has no minimiser otherwise (see WeightSharingClassifier).
+@pytest.mark.parametrize("estimator", [
+    WeightSharingRegression(), WeightSharingClassifier(),
+    WeightSharingRegressionCV(alphas=4, cv=3), WeightSharingClassifierCV(alphas=4, cv=3, alpha_l1=0.01),
+], ids=["regression", "classifier", "regression_cv", "classifier_cv"])
 def test_check_estimator(estimator):
     check_estimator(estimator)
 
@@ -159,3 +181,159 @@ def test_bad_parameters(params, match):
     X, y = regression_data(10)
     with pytest.raises(ValueError, match=match):
         WeightSharingRegression(**params).fit(X, y)
+
+
+# -- The defaults converge; alpha chosen by cross-validation -------------------------------------
+
+
+@pytest.mark.parametrize("alpha", np.geomspace(1e-3, 1.0, 4))
+def test_defaults_converge_on_a_grouped_regression(alpha):
+    # 60 samples, 100 features: small alpha is the hard case (thousands of FISTA steps).
+    X, y = grouped_data(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = WeightSharingRegression(alpha=alpha).fit(X, y)
+    Xc, yc = X - X.mean(axis=0), y - y.mean()
+    gradient = Xc.T @ (Xc @ model.coef_ - yc) / len(y)
+    assert model.optimality_ <= 1e-6 * max(1.0, np.linalg.norm(gradient))
+    assert model.n_iter_ <= model.max_iter
+
+
+def test_regression_cv_chooses_the_alpha_of_grid_search():
+    X, y = grouped_data(1, n=60, p=30)
+    alphas = np.geomspace(1.0, 1e-3, 8)
+    cv = KFold(4, shuffle=True, random_state=0)
+    model = WeightSharingRegressionCV(alphas=alphas, cv=cv).fit(X, y)
+    search = GridSearchCV(WeightSharingRegression(), {"alpha": alphas}, cv=cv,
+                          scoring="neg_mean_squared_error").fit(X, y)
+    # The same folds and grid: the same errors (up to the solvers' tolerance), the same choice.
+    # Each fit is within tol = 1e-6 of optimal (warm-started or not): errors and coefficients agree to ~1e-5.
+    results = search.cv_results_
+    np.testing.assert_allclose(model.mse_path_.mean(axis=1), -results["mean_test_score"], rtol=1e-3)
+    for k in range(4):
+        np.testing.assert_allclose(model.mse_path_[:, k], -results[f"split{k}_test_score"], rtol=1e-3)
+    assert model.alpha_ == search.best_params_["alpha"]
+    np.testing.assert_allclose(model.coef_, search.best_estimator_.coef_, atol=1e-4)
+    assert model.intercept_ == pytest.approx(search.best_estimator_.intercept_, abs=1e-4)
+    assert model.score(X, y) == pytest.approx(search.best_estimator_.score(X, y), abs=1e-6)
+
+
+def test_regression_cv_with_more_features_than_samples():
+    # The grouped problem of the issue (60 x 100) on the CV estimator's own grid: the choice
+    # is that of GridSearchCV up to the tolerance of the fits (the same alpha, or a held-out
+    # error as small).
+    X, y = grouped_data(2, n=60, p=100)
+    cv = KFold(3, shuffle=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = WeightSharingRegressionCV(alphas=6, eps=1e-2, cv=cv).fit(X, y)
+        search = GridSearchCV(WeightSharingRegression(), {"alpha": model.alphas_}, cv=cv,
+                              scoring="neg_mean_squared_error").fit(X, y)
+    errors = -search.cv_results_["mean_test_score"]
+    np.testing.assert_allclose(model.mse_path_.mean(axis=1), errors, rtol=1e-3)
+    chosen = np.flatnonzero(model.alphas_ == model.alpha_)[0]
+    assert 0 < chosen < 5                                         # an interior minimum: a real choice
+    assert model.alpha_ == search.best_params_["alpha"] or errors[chosen] <= errors.min() * (1 + 1e-3)
+
+
+@pytest.mark.parametrize("scoring", [None, "neg_log_loss"])
+def test_classifier_cv_chooses_the_alpha_of_grid_search(scoring):
+    X, y = classification_data(11, n=120, p=8)
+    alphas = np.geomspace(0.3, 3e-4, 7)         # from the largest: ties go to the largest alpha in both
+    model = WeightSharingClassifierCV(alphas=alphas, cv=4, scoring=scoring).fit(X, y)
+    search = GridSearchCV(WeightSharingClassifier(), {"alpha": alphas}, cv=StratifiedKFold(4),
+                          scoring=scoring).fit(X, y)
+    np.testing.assert_allclose(model.scores_.mean(axis=0), search.cv_results_["mean_test_score"], rtol=1e-3)
+    assert model.alpha_ == search.best_params_["alpha"]
+    np.testing.assert_allclose(model.coef_, search.best_estimator_.coef_, atol=1e-4)
+    np.testing.assert_allclose(model.intercept_, search.best_estimator_.intercept_, atol=1e-4)
+    assert np.array_equal(model.predict(X), search.predict(X))
+
+
+def test_regression_cv_attributes():
+    X, y = grouped_data(3, n=50, p=12)
+    model = WeightSharingRegressionCV(alphas=7, cv=3).fit(X, y)
+    assert model.alphas_.shape == (7,) and model.mse_path_.shape == (7, 3)
+    assert np.all(np.diff(model.alphas_) < 0)
+    np.testing.assert_allclose(model.alphas_[-1] / model.alphas_[0], 1e-3)
+    assert model.alpha_ in model.alphas_
+    assert model.alpha_ == model.alphas_[np.argmin(model.mse_path_.mean(axis=1))]
+    assert model.coef_.shape == (12,) and isinstance(model.intercept_, float)
+    assert model.labels_.shape == (12,) and model.n_clusters_ == np.unique(model.coef_).size
+    assert model.n_iter_ >= 1 and model.n_features_in_ == 12
+    # The refit is the estimator at alpha_ (up to the tolerance).
+    refit = WeightSharingRegression(alpha=model.alpha_, tol=1e-10, max_iter=100000).fit(X, y)
+    np.testing.assert_allclose(model.coef_, refit.coef_, atol=1e-5)
+    assert model.predict(X).shape == y.shape
+    # The grid starts where all the coefficients share one value, and no earlier (at alpha_max
+    # itself the solver meets them only in the limit).
+    assert WeightSharingRegression(alpha=1.001 * model.alphas_[0]).fit(X, y).n_clusters_ == 1
+    assert WeightSharingRegression(alpha=0.99 * model.alphas_[0]).fit(X, y).n_clusters_ > 1
+
+
+@pytest.mark.parametrize("alpha_l1, fit_intercept", [(0.05, True), (0.0, False)])
+def test_cv_grid_starts_at_one_cluster(alpha_l1, fit_intercept):
+    # alpha_max is exact where the shared value is not 0 (an upper bound where L1 sets it to 0).
+    X, y = grouped_data(4, n=40, p=10)
+    Xc, t = classification_data(4)
+    for estimator, cv_estimator, data in [(WeightSharingRegression, WeightSharingRegressionCV, (X, y)),
+                                          (WeightSharingClassifier, WeightSharingClassifierCV, (Xc, t))]:
+        options = {"alpha_l1": alpha_l1, "fit_intercept": fit_intercept}
+        alpha_max = cv_estimator(alphas=3, cv=3, **options).fit(*data).alphas_[0]
+        top = estimator(alpha=1.001 * alpha_max, **options).fit(*data)
+        assert top.n_clusters_ == 1
+        if np.any(top.coef_ != 0):
+            assert estimator(alpha=0.99 * alpha_max, **options).fit(*data).n_clusters_ > 1
+
+
+def test_classifier_cv_attributes():
+    X, y = classification_data(12, n=90, p=5)
+    clf = WeightSharingClassifierCV(alphas=[0.001, 0.1, 0.01], cv=3).fit(X, y)
+    np.testing.assert_array_equal(clf.alphas_, [0.1, 0.01, 0.001])      # sorted from the largest
+    assert clf.scores_.shape == (3, 3) and clf.alpha_ in clf.alphas_
+    assert clf.coef_.shape == (1, 5) and clf.intercept_.shape == (1,) and clf.labels_.shape == (1, 5)
+    assert list(clf.classes_) == ["ham", "spam"]
+    assert np.all((clf.scores_ >= 0) & (clf.scores_ <= 1))           # accuracies
+    assert clf.predict_proba(X).shape == (90, 2)
+
+
+def test_cv_folds_in_parallel_give_the_same_answer():
+    # Threads: fresh worker processes would spend seconds compiling the prox.
+    X, y = grouped_data(5, n=40, p=8)
+    one = WeightSharingRegressionCV(alphas=4, cv=3).fit(X, y)
+    with parallel_config(backend="threading"):
+        two = WeightSharingRegressionCV(alphas=4, cv=3, n_jobs=2).fit(X, y)
+    np.testing.assert_array_equal(one.mse_path_, two.mse_path_)
+    np.testing.assert_array_equal(one.coef_, two.coef_)
+
+
+def test_cv_warns_once_for_the_path():
+    X, y = grouped_data(6, n=40, p=20)
+    with pytest.warns(ConvergenceWarning) as record:
+        WeightSharingRegressionCV(alphas=3, cv=3, max_iter=2).fit(X, y)
+    messages = [str(w.message) for w in record]
+    assert sum("fits along the cross-validation path did not converge" in m for m in messages) == 1
+    assert sum("did not converge: max_iter" in m for m in messages) <= 1        # the refit
+
+
+def test_classifier_cv_refuses_a_fold_of_one_class():
+    X, y = classification_data(13, n=40)
+    order = np.argsort(y, kind="stable")
+    train, test = order[: np.sum(y == "ham")], order[np.sum(y == "ham"):]
+    with pytest.raises(ValueError, match="one class"):
+        WeightSharingClassifierCV(alphas=2, cv=[(train, test)]).fit(X, y)
+
+
+@pytest.mark.parametrize("params, error, match", [
+    ({"alphas": 0}, ValueError, "alphas"), ({"alphas": True}, TypeError, "alphas"),
+    ({"alphas": [0.1, -1.0]}, ValueError, "alphas"), ({"alphas": [[0.1]]}, ValueError, "alphas"),
+    ({"alphas": []}, ValueError, "alphas"), ({"alphas": "many"}, TypeError, "alphas"),
+    ({"alphas": 2.5}, ValueError, "alphas"), ({"eps": 0.0}, ValueError, "eps"),
+    ({"eps": "x"}, TypeError, "eps"),
+    ({"alpha_l1": -1.0}, ValueError, "alpha_l1"), ({"tol": np.inf}, ValueError, "tol"),
+    ({"max_iter": -1}, ValueError, "max_iter"), ({"max_iter": 1.5}, TypeError, "max_iter"),
+])
+def test_cv_bad_parameters(params, error, match):
+    X, y = regression_data(14)
+    with pytest.raises(error, match=match):
+        WeightSharingRegressionCV(**params).fit(X, y)
