@@ -17,8 +17,8 @@ from wsprox.linear_model import (
     WeightSharingClassifierCV,
     WeightSharingRegression,
     WeightSharingRegressionCV,
-    _Intercept,
 )
+from wsprox.linear_model._problems import Intercept
 
 
 def regression_data(seed, n=60, p=8):
@@ -131,7 +131,7 @@ def test_labels_are_the_clusters_of_the_coefficients():
 def test_intercept_is_the_root_at_every_scale():
     rng = np.random.default_rng(6)
     t = (rng.random(50) < 0.3).astype(float)
-    intercept = _Intercept(t)
+    intercept = Intercept(t)
     for scale in [0.0, 1e-3, 1.0, 30.0, 300.0, 3000.0]:
         z = scale * rng.standard_normal(50)
         b = intercept(z)
