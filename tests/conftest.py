@@ -37,10 +37,10 @@ def lams(max_value=50.0):
 @pytest.fixture(params=["serial", "threaded"])
 def threads(request, monkeypatch):
     """Run the CPU kernels serial, then threaded (as they run on large inputs)."""
-    from wsprox.cpu import parallel
+    from wsprox.core import pool
 
     if request.param == "threaded":
-        monkeypatch.setattr(parallel, "THREADED_MIN", 64)
+        monkeypatch.setattr(pool, "THREADED_MIN", 64)
     return request.param
 
 

@@ -71,6 +71,15 @@ def _array(dtype, ndim):
     return types.Array(from_dtype(np.dtype(dtype)), ndim, "C")
 
 
+def _named(cls, *fields):
+    # The Numba type of the namedtuple cls of values of the types fields (as numba.typeof makes it).
+    from numba import types
+
+    if all(f == fields[0] for f in fields):
+        return types.NamedUniTuple(fields[0], len(fields), cls)
+    return types.NamedTuple(fields, cls)
+
+
 def _kernels_and_argument_types():
     from numba import types
 
@@ -85,30 +94,35 @@ def _kernels_and_argument_types():
         sort,
         weights,
     )
+    from wsprox.cuda.clusters import Clusters
+    from wsprox.cuda.scan import Grid, Scan
 
     f8, i8, i1, f4 = (lambda nd, dt=dt: _array(dt, nd) for dt in (np.float64, np.int64, np.int8, np.float32))
     lam, n = types.float64, types.int64
     w = f8(1)  # the call's weights (wsprox.cuda.weights)
-    solve_args = (f8(2), w, i8(2), i8(1), i8(1))
-    g = (n, n, f8(1), i8(2))  # parts, chunk, totf, toti (wsprox.cuda.grid.launch_grid)
+    clusters = _named(Clusters, i8(2), i8(1), i8(1))
+    scan = _named(Scan, f8(1), i8(1), i1(1))
+    g = _named(Grid, n, n, f8(1), i8(2))  # wsprox.cuda.grid.grid_launcher
+    sums = _named(search_collisions.Sums, *[f8(2)] * 6)
+    units = _named(search_collisions.Units, *[i8(2)] * 3)
+    steps = _named(search_collisions.Steps, i8(3), i8(2))
+    buffer = _named(imminent_collisions.Buffer, i8(2), i8(1), f8(2))
     return {
-        "settle": (pipeline._settle, (*g, f8(2), i8(2), i8(2), i8(1), w, f4(2), i8(2), types.boolean,
-                                      f8(1), i8(1), i1(1), f8(1), i8(1))),
-        "pava": (pava._pava_rows, (f8(2), w, i8(2), f8(2), i8(1), i8(1))),
-        "end_collisions": (end_collisions._kernel, (*g, *solve_args, i8(1), f8(1), i8(1), i1(1))),
-        "imminent_collisions": (imminent_collisions._kernel, (*g, *solve_args, i8(1), i8(2), i8(1), f8(2), f8(2),
-                                                              f8(1), i8(1), i1(1), f8(1), i8(1))),
-        "search_collisions_tiles": (search_collisions._tiles, (f8(2), w, n, f8(3), f8(3), i8(2), i8(3), i8(3))),
-        "search_collisions_merge": (search_collisions._merge, (n, n, n, w, f8(3), f8(3), i8(2), i8(3), i8(3),
-                                                               i8(2), i8(2), i8(1), i8(1))),
-        "search_collisions_tie_runs": (search_collisions._tie_runs, (*g, f8(2), i8(2), i8(1), i8(1), f8(1), i8(1),
-                                                                     i1(1))),
+        "settle": (pipeline._settle, (g, f8(2), i8(2), clusters, w, f4(2), i8(2), types.boolean, scan, scan)),
+        "pava": (pava._pava_rows, (f8(2), w, clusters, f8(2))),
+        "end_collisions": (end_collisions._kernel, (g, f8(2), w, clusters, i8(1), scan)),
+        "imminent_collisions": (imminent_collisions._kernel,
+                                (g, f8(2), w, clusters, f8(2), i8(1), buffer, scan, scan)),
+        "search_collisions_tiles": (search_collisions._tiles, (f8(2), w, n, sums, i8(2), units, i8(3))),
+        "search_collisions_merge": (search_collisions._merge,
+                                    (n, n, n, w, sums, i8(2), units, steps, clusters)),
+        "search_collisions_tie_runs": (search_collisions._tie_runs, (g, f8(2), clusters, scan)),
         "to_rows": (backend._to_rows, (_array(np.bool_, 3), f8(2))),
         "from_rows": (backend._from_rows, (f8(2), f4(3))),
-        "weigh": (backend._weigh, (*g, _array(np.int32, 1), lam, lam, f8(1), w)),
-        "weigh_half": (backend._weigh, (*g, _array(np.float16, 1), lam, lam, f8(1), w)),
+        "weigh": (backend._weigh, (g, _array(np.int32, 1), lam, lam, f8(1), w)),
+        "weigh_half": (backend._weigh, (g, _array(np.float16, 1), lam, lam, f8(1), w)),
         "short_rows": (short_rows._fused, (f4(2), w, f4(2), i8(2), types.boolean, n, i8(1), i8(1))),
-        "bitonic": (sort._bitonic, (*g, f4(2), w, f8(2), i8(2), f8(2), i8(2))),
+        "bitonic": (sort._bitonic, (g, f4(2), w, f8(2), i8(2), f8(2), i8(2))),
         "gather": (sort._gather, (f4(2), i8(2), w, f8(2))),
         "fixed_weights": (weights._fixed, (w, lam, lam)),
     }

@@ -1,4 +1,4 @@
-"""The grid-wide kernels (:mod:`wsprox.cuda.grid`) on a real GPU, with many blocks.
+"""The grid-wide kernels (:mod:`wsprox.cuda.grid`, :mod:`wsprox.cuda.scan`) on a real GPU, with many blocks.
 
 On Numba's simulator a cooperative grid is one block and a grid barrier is a
 block barrier, so ``tests/cuda_sim/test_grid.py`` cannot see a missing grid
@@ -42,8 +42,8 @@ if REAL_GPU:
     from wsprox.cuda import grid, scan
 
     @cuda.jit
-    def _scan_kernel(parts, chunk, totf, toti, op, mask, values, index, flags):
-        grid.grid_scan(op, values, index, flags, mask, values.size, (parts, chunk, totf, toti))
+    def _scan_kernel(gc, op, mask, values, index, flags):
+        scan.grid_scan(op, values, index, flags, mask, values.size, gc)
 
 
 def test_grid_scans_carry_across_blocks(many_blocks):
@@ -51,10 +51,10 @@ def test_grid_scans_carry_across_blocks(many_blocks):
     rng = np.random.default_rng(0)
     values = rng.integers(-50, 50, size=n).astype(float)  # exact sums; ties for the argmin
     flags = np.zeros(n, dtype=np.int8)
-    flags[[0, 1000, 150_001]] = grid.ROW
+    flags[[0, 1000, 150_001]] = scan.ROW
     segment = np.maximum.accumulate(np.where(flags, np.arange(n), 0))
     v, i = cuda.to_device(values), cuda.to_device(np.ones(n, dtype=np.int64))
-    grid.launch_grid(_scan_kernel, n, scan.SUM, grid.ROW, v, i, cuda.to_device(flags))
+    grid.launch_grid(_scan_kernel, n, scan.SUM, scan.ROW, v, i, cuda.to_device(flags))
     assert max(many_blocks) > 8
     sums = np.cumsum(values)
     np.testing.assert_array_equal(v.copy_to_host(), sums - np.r_[0.0, sums][segment])

@@ -85,7 +85,7 @@ def test_api_page_lists_the_package_api():
 
 #: Modules whose internals the API page documents for contributors: their functions need
 #: no example (an example is there where it teaches, not to fill a rule).
-INTERNALS = ("wsprox.cpu", "wsprox.cuda", "wsprox.bench")
+INTERNALS = ("wsprox.core", "wsprox.cpu", "wsprox.cuda", "wsprox.bench")
 
 
 @pytest.mark.parametrize("name", [n for n in _api_names() if not n.startswith(INTERNALS)])

@@ -248,9 +248,9 @@ def test_warm_works_or_says_why(where):
 def test_one_state_shared_by_threads_gives_every_thread_its_prox(monkeypatch):
     # Two threads alternating on one state used to get each other's order
     # (errors of order 1 at d = 2**17); now their calls take turns.
-    from wsprox.cpu import parallel
+    from wsprox.core import pool
 
-    monkeypatch.setattr(parallel, "THREADED_MIN", 1 << 30)   # serial kernels: threads really interleave
+    monkeypatch.setattr(pool, "THREADED_MIN", 1 << 30)   # serial kernels: threads really interleave
     rng = np.random.default_rng(3)
     d = 1 << 17
     inputs = [rng.standard_normal(d) * (k + 1) for k in range(4)]

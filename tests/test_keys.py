@@ -4,8 +4,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from wsprox.core.pool import threaded
 from wsprox.cpu.keys import END, decode32, decode_index, encode, ordered, sort_keys, top_bits
-from wsprox.cpu.parallel import threaded
 
 UINT = {32: np.uint32, 64: np.uint64}
 FLOAT = {32: np.float32, 64: np.float64}

@@ -6,9 +6,10 @@ import pytest
 
 import wsprox
 from conftest import assert_ranked
-from wsprox.cpu import keys, pool
+from wsprox.core import pool
+from wsprox.cpu import keys
 from wsprox.cpu.keys import END, sort_keys
-from wsprox.cpu.ranking import sort_rows
+from wsprox.cpu.sort import rank_rows
 
 
 @pytest.mark.parametrize("threads", [None, 1, 2, 5])
@@ -83,9 +84,9 @@ def test_the_ranking_is_the_same_whatever_the_threads(dtype, runs, monkeypatch):
     rows = rng.standard_normal((1, 200_003)).astype(dtype)
     rows[:, ::3] = rows[:, 5:6]                                  # ties
     rows[:, 1::7] = np.nextafter(rows[:, 1::7], np.inf)
-    reference = [a.copy() for a in sort_rows(rows)]
+    reference = [a.copy() for a in rank_rows(rows)]
     monkeypatch.setattr(keys, "get_num_threads", lambda: runs)
-    order, x = sort_rows(rows)
+    order, x = rank_rows(rows)
     assert_ranked(rows, order, x)
     np.testing.assert_array_equal(order, reference[0])
     np.testing.assert_array_equal(x, reference[1])
@@ -94,9 +95,7 @@ def test_the_ranking_is_the_same_whatever_the_threads(dtype, runs, monkeypatch):
 def test_a_row_is_sorted_whole_while_the_workers_do_not_keep_up(monkeypatch):
     # Busy machine: the workers ran none of the recent tasks; the sort's runs are one
     # per thread, so it sorts the row whole on the caller rather than wait for them.
-    from wsprox.cpu import parallel
-
-    monkeypatch.setattr(parallel, "THREADED_MIN", 16)
+    monkeypatch.setattr(pool, "THREADED_MIN", 16)
     monkeypatch.setattr(keys, "get_num_threads", lambda: 4)
     monkeypatch.setattr(keys, "threaded", lambda size: True)
     rng = np.random.default_rng(3)

@@ -10,7 +10,7 @@ from hypothesis.extra import numpy as hnp
 
 import wsprox
 from conftest import assert_ranked, lams
-from wsprox.cpu.ranking import sort_rows
+from wsprox.cpu.sort import rank_rows
 from wsprox.reference import prox_exact
 
 
@@ -37,7 +37,7 @@ def batches(dtype, max_rows=3, max_d=40):
 def test_small_batches_exact(dtype, data):
     rows = data.draw(batches(dtype))
     before = rows.copy()
-    assert_ranked(rows, *sort_rows(rows))
+    assert_ranked(rows, *rank_rows(rows))
     np.testing.assert_array_equal(rows, before)
 
 
@@ -50,7 +50,7 @@ def test_float64_ties_in_the_key_are_repaired(threads, seed, d, spread):
     rng = np.random.default_rng(seed)
     base = rng.choice([1.0, -3.5, 1e300, 1e-300], size=d)
     rows = (base + base * np.finfo(float).eps * rng.integers(-spread, spread + 1, size=d))[None, :]
-    assert_ranked(rows, *sort_rows(rows))
+    assert_ranked(rows, *rank_rows(rows))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -65,7 +65,7 @@ def test_large_rows_use_the_threaded_paths(dtype, n, threads):
     rows[:, 2::97] = -0.0
     rows[:, 3::89] = 0.0
     rows[:, 4::101] = np.finfo(dtype).smallest_subnormal
-    assert_ranked(rows, *sort_rows(rows))
+    assert_ranked(rows, *rank_rows(rows))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -87,6 +87,6 @@ def test_prox_exact_on_nasty_batches(dtype, data, lam):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_tiny_lengths(d, dtype):
     w = np.array([0.0, -0.0, 5e-324][:d], dtype=dtype)
-    assert_ranked(w[None, :], *sort_rows(w[None, :]))
+    assert_ranked(w[None, :], *rank_rows(w[None, :]))
     np.testing.assert_allclose(wsprox.prox(w, 1.0), np.array([float(v) for v in prox_exact(w, 1.0)]),
                                rtol=0, atol=4 * np.finfo(dtype).eps)

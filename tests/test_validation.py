@@ -26,10 +26,10 @@ def test_non_finite_input_names_the_first_bad_index(bad, what, where):
 def test_the_one_pass_check_finds_a_lone_non_finite_entry(threaded, dtype, value, monkeypatch):
     # The finiteness check and the magnitude share one (threaded when large) pass:
     # one bad entry anywhere, in either thread's half, is found and named.
-    from wsprox.cpu import parallel
+    from wsprox.core import pool
 
     if threaded:
-        monkeypatch.setattr(parallel, "THREADED_MIN", 64)
+        monkeypatch.setattr(pool, "THREADED_MIN", 64)
     rng = np.random.default_rng(0)
     for where in (0, 499, 500, 999):
         w = rng.standard_normal(1000).astype(dtype)
@@ -37,7 +37,7 @@ def test_the_one_pass_check_finds_a_lone_non_finite_entry(threaded, dtype, value
         with pytest.raises(ValueError, match=f"at index {where};"):
             wsprox.prox(w, 1.0)
     w = rng.standard_normal(1000).astype(dtype)
-    assert wsprox.cpu.backend.finite_magnitude(w) == float(np.abs(w).max())
+    assert wsprox.core.validation.finite_magnitude(w) == float(np.abs(w).max())
 
 
 @pytest.mark.filterwarnings("ignore:overflow")

@@ -6,8 +6,8 @@ from hypothesis import strategies as st
 
 import wsprox
 from conftest import assert_ranked
-from wsprox.cpu.ranking import sort_rows
 from wsprox.cpu.repair import SAMPLES, resort_rows
+from wsprox.cpu.sort import rank_rows
 from wsprox.reference import prox_exact
 
 
@@ -22,7 +22,7 @@ def test_resort_is_exact(dtype, seed, n, d, move, chunk, pool, samples):
     rng = np.random.default_rng(seed)
     old = rng.integers(-5, 5, size=(n, d)) if pool else rng.standard_normal((n, d))
     new = (old + move * rng.standard_normal((n, d))).astype(dtype)
-    order, _ = sort_rows(old.astype(dtype))
+    order, _ = rank_rows(old.astype(dtype))
     new_order, x, reused = resort_rows(new, order, chunk=chunk, samples=samples)
     assert_ranked(new, new_order, x)
     if move == 0.0:

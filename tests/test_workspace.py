@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import wsprox
-from wsprox.cpu import workspace
+from wsprox.core import workspace
 from wsprox.reference import prox_exact
 
 
@@ -47,7 +47,7 @@ def test_the_default_workspace_is_bounded(monkeypatch):
 
 def test_a_state_has_its_own_workspace():
     state = wsprox.ProxState()
-    wsprox.prox(np.arange(100.0), 1.0, warm=state)
+    wsprox.prox_result(np.arange(100.0), 1.0, warm=state)   # the general pipeline
     assert state.workspace is not workspace.default_workspace()
     assert state.workspace.nbytes > 0
 

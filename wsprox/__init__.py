@@ -7,7 +7,7 @@ particles and an isotonic regression after a sort.
 """
 from ._prox import ProxResult, prox, prox_result
 from .certificate import OptimalityCertificate, check_optimality
-from .cpu.workspace import release_workspace
+from .core.workspace import release_workspace
 from .regularizer import penalty, subgradient
 from .warm import ProxState
 

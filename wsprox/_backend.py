@@ -129,7 +129,7 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def scale(self, a, name: str, size: int, lam: float, l1: float, check_finite: bool):
         """The overflow scale of the call on the native array ``a`` of ``size``
-        entries (:func:`wsprox._validation.overflow_scale` of its largest
+        entries (:func:`wsprox.core.validation.overflow_scale` of its largest
         magnitude and the weights), in one pass over ``a``, as
         :meth:`prox_rows` takes it (the CPU: a float; CUDA: device memory,
         never read back unless ``check_finite``). ``check_finite``: a

@@ -16,16 +16,8 @@ from numpy.typing import ArrayLike
 
 from ._backend import BACKENDS, METHODS, get_backend, is_device_array
 from ._rows import from_rows, to_rows
-from ._validation import (
-    check_choice,
-    check_penalty_weight,
-    check_warm,
-    compute_dtype,
-    normalize_axis,
-    result_dtype,
-    rows_shape,
-)
-from .cpu.backend import as_float_array
+from ._validation import check_choice, check_penalty_weight, check_warm, normalize_axis, rows_shape
+from .core.validation import as_float_array, compute_dtype, result_dtype
 from .cpu.small import SMALL_MAX, prox_small, still_ascending
 from .derivatives import check_direction, linearize
 from .warm import ProxState

@@ -46,8 +46,8 @@ from numpy.typing import ArrayLike
 
 from ._rows import to_rows
 from ._validation import check_penalty_weight, normalize_axis
-from .cpu.backend import as_float_array, finite_magnitude
-from .cpu.pava import pava_row
+from .core.pava import pava_row
+from .core.validation import as_float_array, finite_magnitude
 from .regularizer import penalty, sorted_weights
 
 __all__ = ["OptimalityCertificate", "check_optimality", "subdifferential_distance"]
@@ -161,12 +161,7 @@ def check_optimality(w: ArrayLike, x: ArrayLike, lam: float, *, l1: float = 0.0,
     >>> wsprox.check_optimality(w, wsprox.prox(w, 2.1), 2.0).optimal
     False
     """
-    a = as_float_array(w, "w")
-    b = as_float_array(x, "x")
-    if a.shape != b.shape:
-        raise ValueError(f"x has shape {b.shape}, expected w's shape {a.shape}")
-    lam = check_penalty_weight(lam, "lam")
-    l1 = check_penalty_weight(l1, "l1")
+    a, b, lam, l1 = _checked(("w", w), ("x", x), lam, l1)
     axis = normalize_axis(axis, a.ndim)
     cluster_tol = check_penalty_weight(cluster_tol, "cluster_tol")
     wr = to_rows(a, axis).astype(np.float64, copy=False)
@@ -242,15 +237,20 @@ def subdifferential_distance(g: ArrayLike, x: ArrayLike, lam: float, *, l1: floa
     >>> round(subdifferential_distance(x - w, x, 1.0), 6)   # not optimal for lam = 1
     1.224745
     """
-    a = as_float_array(g, "g")
-    b = as_float_array(x, "x")
-    if a.shape != b.shape:
-        raise ValueError(f"g has shape {a.shape}, expected x's shape {b.shape}")
-    lam = check_penalty_weight(lam, "lam")
-    l1 = check_penalty_weight(l1, "l1")
+    a, b, lam, l1 = _checked(("g", g), ("x", x), lam, l1)
     gr = a.astype(np.float64, copy=False).reshape(1, -1)
     xr = b.astype(np.float64, copy=False).reshape(1, -1)
     return _scaled_distance(gr, xr, lam, l1)[0]
+
+
+def _checked(first, second, lam, l1):
+    """The ``(name, array)`` pairs ``first`` and ``second`` as float arrays of one
+    shape, and the validated weights ``lam``, ``l1``."""
+    (name_a, a), (name_b, b) = first, second
+    a, b = as_float_array(a, name_a), as_float_array(b, name_b)
+    if a.shape != b.shape:
+        raise ValueError(f"{name_a} has shape {a.shape} and {name_b} {b.shape}: they must have one shape")
+    return a, b, check_penalty_weight(lam, "lam"), check_penalty_weight(l1, "l1")
 
 
 def _scaled_distance(g, xr, lam, l1):

@@ -28,8 +28,8 @@ from ._extras import require
 da = require("dask.array", extra="dask", feature="wsprox.dask")
 
 from ._prox import prox as _prox
-from ._validation import check_penalty_weight, check_real_dtype, normalize_axis, result_dtype
-from .cpu.backend import non_finite_message
+from ._validation import check_penalty_weight, normalize_axis
+from .core.validation import check_real_dtype, non_finite_message, result_dtype
 
 __all__ = ["prox"]
 

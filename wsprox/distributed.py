@@ -18,23 +18,24 @@ without ever holding ``w`` on one rank. The algorithm, on ``P`` ranks and
 2. **Local hulls.** With ``o_r`` the global rank of rank ``r``'s first entry
    (an exclusive scan of the range lengths) and ``S_j = x_0 + ... + x_{j-1}``
    the global prefix sums (rank ``r``'s offset is the double-double sum of the
-   totals of the ranges before it, from one ``all_gather``), the blocks of
+   totals of the ranges before it, from one ``all_gather``), the clusters of
    the prox are the edges of the lower convex hull of the points
-   :math:`(j, S_j)`: the block ``a..b-1`` has the value
-   :func:`wsprox.cpu.blocks.block_value` of :math:`S_b - S_a`, the slope of
-   the edge. Each rank solves its range by PAVA in this hull form, with
-   global indices and double-double sums (so that exact ties stay ties, as
-   in :mod:`wsprox.cpu.pava`).
+   :math:`(j, S_j)` (:mod:`wsprox.core.hull`): the cluster ``a..b-1`` has the
+   value :func:`wsprox.core.clusters.cluster_value` of :math:`S_b - S_a`, the
+   slope of the edge. Each rank solves its range by PAVA in this hull form
+   (:func:`wsprox.core.pava.hull_pava`), with global indices and
+   double-double sums (so that exact ties stay ties, as in the PAVA of the
+   backends).
 3. **Merge tree.** :math:`\lceil \log_2 P \rceil` rounds; in round ``L``
    the groups of :math:`2^{L-1}` neighbouring ranks are merged pairwise by
    the rule of search collisions (one new cluster across each midpoint,
    :mod:`wsprox.cpu.search_collisions`; the hull form of
-   ``GPU_DESIGN.md``): the smallest block start ``a_c`` of the left hull
+   :mod:`wsprox.cuda.search_collisions`): the smallest cluster start ``a_c`` of the left hull
    whose cluster joins the right, :math:`\min_{j \ge 1}
    \mathrm{slope}(a_c, b_j) \le \mathrm{slope}(a_c, a_{c+1})`, found by a
    binary search on ``c`` around binary searches on the convex right hull,
    and the last minimiser ``b_J``; the left keeps ``a_0..a_c``, the right
-   ``b_J..``. Only *windows* of the hulls travel: the last ``k`` live block
+   ``b_J..``. Only *windows* of the hulls travel: the last ``k`` live cluster
    starts of each left group and the first ``k + 1`` of each right group,
    ``k = 32`` first, as (global index, double-double prefix sum) triples
    in one ``all_gather``. A search that reaches the cut end of a window
@@ -44,9 +45,10 @@ without ever holding ``w`` on one rank. The algorithm, on ``P`` ranks and
    gathered windows, so the live counts of all ranks are known everywhere
    without more messages.
 4. **Values and return.** One ``all_gather`` of each rank's first and last
-   live block starts gives every rank the blocks that cross into its range;
-   block values (a running max over the ranks repairs ulp inversions, as in
-   :mod:`wsprox.cpu.pipeline`), the soft-threshold by ``l1``, and an
+   live cluster starts gives every rank the clusters that cross into its
+   range; their values settled (:func:`wsprox.core.clusters.settle_values`:
+   the running max, which repairs ulp inversions, soft-thresholded by
+   ``l1``; then raised to the last value of the ranks before), and an
    ``all_to_all`` back to the owners of the original positions.
 
 Communication per rank: the two ``all_to_all`` of about ``d / P`` float64
@@ -55,11 +57,11 @@ rank) and the samples (``48 P`` bytes per rank); per merge round one
 ``all_gather`` of at most ``24 (k + 1)`` bytes per rank, repeated with a
 doubled ``k`` only while a new cluster reaches past the windows (on random
 data the first window nearly always suffices; a cluster absorbing ``n``
-blocks across a midpoint costs ``log2(n / 32)`` extra gathers of up to
+clusters across a midpoint costs ``log2(n / 32)`` extra gathers of up to
 ``24 n`` bytes). Memory: ``O(d / P)`` per rank for the range (after a
 balanced sort), plus the windows of the ranks (``O(P k)``). Work:
 ``O((d / P) log d)`` per rank for the sorts, ``O(d / P)`` for PAVA, and
-``O(log^2 k)`` block values per pair and round.
+``O(log^2 k)`` cluster values per pair and round.
 
 The collectives are ``all_gather`` and ``all_to_all_single`` on float64
 tensors: gloo on the CPU (tested) and NCCL (tensors on the current CUDA
@@ -71,8 +73,11 @@ import numpy as np
 from numba import njit
 
 from ._extras import require
-from ._validation import check_penalty_weight, overflow_scale
-from .cpu.blocks import block_value
+from ._validation import check_penalty_weight
+from .core.clusters import settle_values
+from .core.hull import dd_add, edge_slope, prefix_sums
+from .core.pava import hull_pava
+from .core.validation import overflow_scale
 
 torch = require("torch", extra="torch", feature="wsprox.distributed")
 dist = require("torch.distributed", extra="torch", feature="wsprox.distributed")
@@ -82,74 +87,17 @@ __all__ = ["prox_"]
 #: Samples per rank and rank of the group for the splitters of the sample sort.
 SAMPLES_PER_RANK = 16
 
-#: Live block starts of each side that the first exchange of a merge sends.
+#: Live cluster starts of each side that the first exchange of a merge sends.
 WINDOW = 32
 
 _FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
-@njit(cache=True, inline="always")
-def _two_sum(a, b):
-    s = a + b
-    bb = s - a
-    return s, (a - (s - bb)) + (b - bb)
-
-
-@njit(cache=True, inline="always")
-def _dd_add(ah, al, bh, bl):
-    s, e = _two_sum(ah, bh)
-    e += al + bl
-    h = s + e
-    return h, e - (h - s)
-
-
 @njit(cache=True)
-def _prefix_sums(x, Sh, Sl):
-    # S_k = x_0 + ... + x_{k-1}, k = 0..m, in double-double.
-    h = 0.0
-    lo = 0.0
-    Sh[0] = 0.0
-    Sl[0] = 0.0
-    for k in range(x.size):
-        h, lo = _dd_add(h, lo, x[k], 0.0)
-        Sh[k + 1] = h
-        Sl[k + 1] = lo
-
-
-@njit(cache=True)
-def _slope(ha, la, hb, lb, lam, d, a, b):
-    # The value of the block a..b-1 of a row of length d: the hull edge (a, S_a)-(b, S_b).
-    s, e = _two_sum(hb, -ha)
-    e += lb - la
-    return block_value(s + e, lam, d, a, b - 1)
-
-
-@njit(cache=True)
-def _hull_pava(Sh, Sl, lam, d, o, starts):
-    # PAVA in hull form on the points 0..m (global o..o+m): the block starts into
-    # ``starts``; pops while the block before the top is not below the new one
-    # (>=: equal neighbours merge, as in PAVA). Returns their number.
-    top = 0
-    for k in range(Sh.size - 1):
-        starts[top] = k
-        top += 1
-        while top >= 2:
-            a = starts[top - 2]
-            b = starts[top - 1]
-            if _slope(Sh[a], Sl[a], Sh[b], Sl[b], lam, d, o + a, o + b) < _slope(
-                    Sh[b], Sl[b], Sh[k + 1], Sl[k + 1], lam, d, o + b, o + k + 1):
-                break
-            top -= 1
-    return top
-
-
-@njit(cache=True)
-def _block_values(j, h, lo, lam, d, out):
-    # Values of the blocks between consecutive vertices (j, h + lo), with a running max.
-    top = -np.inf
+def _cluster_values(j, h, lo, lam, d, out):
+    # Values of the clusters between consecutive vertices (j, h + lo): the hull's edge slopes.
     for b in range(j.size - 1):
-        top = max(top, _slope(h[b], lo[b], h[b + 1], lo[b + 1], lam, d, j[b], j[b + 1]))
-        out[b] = top
+        out[b] = edge_slope(h[b], lo[b], h[b + 1], lo[b + 1], lam, d, j[b], j[b + 1])
 
 
 class _Comm:
@@ -186,7 +134,7 @@ def prox_(shard, lam, *, l1=0.0, group=None):
 
     A collective: every rank of ``group`` calls it, with the same ``lam`` and
     ``l1``. The algorithm (sample sort, PAVA per rank, a merge tree of
-    :math:`\lceil\log_2 P\rceil` rounds exchanging windows of the block
+    :math:`\lceil\log_2 P\rceil` rounds exchanging windows of the cluster
     hulls) and its cost are in :mod:`wsprox.distributed`.
 
     Parameters
@@ -275,8 +223,7 @@ def _prox_sharded(comm, w, first, d, lam, l1):
     # the sort by (value, index).
     perm = np.argsort(part, kind="stable")
     offsets = np.concatenate([[0], np.cumsum(counts.sum(axis=0))])
-    values = _solve(comm, part[perm], offsets, lam)
-    values = np.where(values > l1, values - l1, np.where(values < -l1, values + l1, 0.0))
+    values = _solve(comm, part[perm], offsets, lam, l1)
     back = np.empty_like(values)
     back[perm] = values
     mine = comm.all_to_all(back, recv, send)
@@ -313,27 +260,27 @@ def _split(v, order, first, splitters):
         cuts.append(lo + np.searchsorted(first + order[lo:hi], sg, "right"))
     return np.diff(np.concatenate([[0], cuts, [v.size]])).astype(np.int64)
 
-def _solve(comm, x, offsets, lam):
-    """The prox values (before ``l1``) of this rank's sorted range ``x``, which holds the
-    global ranks ``offsets[r]..offsets[r + 1] - 1`` of the sorted vector."""
+def _solve(comm, x, offsets, lam, l1):
+    """The prox of this rank's sorted range ``x``, which holds the global ranks
+    ``offsets[r]..offsets[r + 1] - 1`` of the sorted vector."""
     rank, size = comm.rank, comm.size
     d = int(offsets[-1])
     o = int(offsets[rank])
     m = x.size
     sh, sl = np.empty(m + 1), np.empty(m + 1)
-    _prefix_sums(x, sh, sl)
+    prefix_sums(x, sh, sl)
     starts = np.empty(m, dtype=np.int64)
-    n_starts = _hull_pava(sh, sl, lam, d, o, starts)
+    n_starts = hull_pava((sh, sl, o), lam, d, 0, m, starts)
     table = comm.all_gather([sh[m], sl[m], n_starts])
     base = np.zeros((size + 1, 2))                   # double-double sums of the ranges before each rank
     for r in range(size):
-        base[r + 1] = _dd_add(base[r, 0], base[r, 1], table[r, 0], table[r, 1])
+        base[r + 1] = dd_add(base[r, 0], base[r, 1], table[r, 0], table[r, 1])
     ends = np.stack([offsets.astype(np.float64), base[:, 0], base[:, 1]], axis=1)  # the points o_r
     starts = starts[:n_starts]
-    h, lo_ = _dd_add(base[rank, 0], base[rank, 1], sh[starts], sl[starts])
+    h, lo_ = dd_add(base[rank, 0], base[rank, 1], sh[starts], sl[starts])
     verts = np.stack([o + starts.astype(np.float64), h, lo_], axis=1)     # (global index, S) rows
     live = _merge_tree(comm, verts, table[:, 2].astype(np.int64), ends, lam, d)
-    return _values(comm, verts[live[0]:live[1]], live[2], ends, lam, d, o, m)
+    return _values(comm, verts[live[0]:live[1]], live[2], ends, lam, l1, d, o, m)
 
 
 def _window(cnt, r0, r1, start, stop, take):
@@ -411,7 +358,7 @@ def _merge_pair(left, right, left_full, right_full, lam, d):
     when the answer may lie beyond a window.
     """
     def slope(u, v):
-        return _slope(u[1], u[2], v[1], v[2], lam, d, int(u[0]), int(v[0]))
+        return edge_slope(u[1], u[2], v[1], v[2], lam, d, int(u[0]), int(v[0]))
 
     p, q = left.shape[0] - 1, right.shape[0] - 1
     lo, hi, end = 0, p, -1
@@ -437,9 +384,10 @@ def _merge_pair(left, right, left_full, right_full, lam, d):
     return lo, end
 
 
-def _values(comm, live, cnt, ends, lam, d, o, m):
-    """The values of the entries ``o..o+m-1``: the blocks between the live starts of all
-    ranks (this rank's ``live``; the neighbours' from one gather), with a running max."""
+def _values(comm, live, cnt, ends, lam, l1, d, o, m):
+    """The prox of the entries ``o..o+m-1``: the clusters between the live starts of all
+    ranks (this rank's ``live``; the neighbours' from one gather), settled: the running
+    max of their values, soft-thresholded, raised to the last value of the ranks before."""
     rank = comm.rank
     edges = np.full(6, np.nan)
     if live.shape[0]:
@@ -455,7 +403,8 @@ def _values(comm, live, cnt, ends, lam, d, o, m):
     j = chain[:, 0].astype(np.int64)
     values = np.empty(j.size - 1)
     if m:
-        _block_values(j, chain[:, 1], chain[:, 2], lam, d, values)
+        _cluster_values(j, chain[:, 1], chain[:, 2], lam, d, values)
+        settle_values(values, values.size, l1)
     tops = comm.all_gather([values[-1] if m else -np.inf])
     values = np.maximum(values, tops[:rank].max(initial=-np.inf))
     return np.repeat(values, np.diff(np.clip(j, o, o + m)))

@@ -52,7 +52,7 @@ from ._backend import METHODS
 from ._prox import prox_result
 from ._rows import from_rows, to_rows
 from ._validation import check_choice, check_penalty_weight, normalize_axis
-from .cpu.backend import finite_magnitude
+from .core.validation import finite_magnitude
 from .derivatives import linearize
 
 __all__ = ["prox", "prox_jaxopt"]

@@ -66,7 +66,7 @@ from scipy.optimize import OptimizeResult
 from ._prox import prox
 from ._validation import check_choice, check_penalty_weight
 from .certificate import subdifferential_distance
-from .cpu.backend import as_float_array
+from .core.validation import as_float_array
 from .regularizer import penalty
 from .warm import ProxState
 

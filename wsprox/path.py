@@ -52,7 +52,7 @@ import numpy as np
 from numba import njit
 
 from ._validation import check_penalty_weight
-from .cpu.backend import as_float_array
+from .core.validation import as_float_array
 from .optimize import minimize_composite
 
 __all__ = ["ProxPath", "SolutionPath", "collapse_threshold", "prox_path", "solution_path"]

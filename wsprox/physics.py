@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._validation import check_penalty_weight
-from .cpu.backend import as_float_array
+from .core.validation import as_float_array
 
 __all__ = ["Trajectories", "trajectories"]
 

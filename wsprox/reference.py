@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike
 
 from ._extras import require
 from ._validation import check_choice, check_penalty_weight
-from .cpu.backend import as_float_array
+from .core.validation import as_float_array
 
 __all__ = ["penalty_exact", "prox_cvxpy", "prox_exact"]
 

@@ -22,7 +22,7 @@ from numpy.typing import ArrayLike
 
 from ._rows import from_rows, to_rows
 from ._validation import normalize_axis
-from .cpu.backend import as_float_array
+from .core.validation import as_float_array
 
 __all__ = ["penalty", "sorted_weights", "subgradient"]
 

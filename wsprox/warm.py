@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 
-from .cpu.workspace import Workspace
+from .core.workspace import Workspace
 
 __all__ = ["ProxState"]
 
@@ -25,7 +25,7 @@ class ProxState:
 
     Create one per tensor being proxed and pass it to every call. It holds
     the last call's ascending order and its own work arrays for the CPU
-    pipeline (:mod:`wsprox.cpu.workspace`), about 40 bytes per entry in all,
+    pipeline (:mod:`wsprox.core.workspace`), about 40 bytes per entry in all,
     which later calls reuse (``del state`` frees them). A call on an input
     of another shape (rows and length) than the last one starts cold and
     replaces them. See :func:`wsprox.cpu.repair.resort_rows` for when the
@@ -44,7 +44,7 @@ class ProxState:
     reused : bool
         Whether the last call repaired the previous order (False: it sorted
         from scratch, as on the first call).
-    workspace : wsprox.cpu.workspace.Workspace
+    workspace : wsprox.core.workspace.Workspace
         The reusable work arrays.
     lock : threading.Lock
         Held by a prox call while it reads and writes the state.

@@ -36,8 +36,8 @@ def small_grid(request, monkeypatch):
 
 
 @cuda.jit
-def _scan_kernel(parts, chunk, totf, toti, op, mask, values, index, flags):
-    grid.grid_scan(op, values, index, flags, mask, values.size, (parts, chunk, totf, toti))
+def _scan_kernel(gc, op, mask, values, index, flags):
+    scan.grid_scan(op, values, index, flags, mask, values.size, gc)
 
 
 def _reference(op, values, index, starts):
@@ -60,10 +60,10 @@ def test_grid_scans(op, n):
     values = rng.integers(-3, 4, size=n).astype(float)  # ties for MAX and ARGMIN; exact sums
     index = np.arange(n) if op != scan.SUM else rng.integers(0, 5, size=n)
     flags = np.zeros(n, dtype=np.int8)
-    flags[0] = grid.ROW
-    flags[rng.integers(1, n, size=n // 4)] = grid.BLOCK
-    flags[n // 2] = grid.ROW
-    for mask in (0, grid.ROW, grid.ROW | grid.BLOCK):
+    flags[0] = scan.ROW
+    flags[rng.integers(1, n, size=n // 4)] = scan.CLUSTER
+    flags[n // 2] = scan.ROW
+    for mask in (0, scan.ROW, scan.ROW | scan.CLUSTER):
         starts = np.maximum.accumulate(np.where(flags & mask, np.arange(n), 0))
         v, i = cuda.to_device(values), cuda.to_device(index)
         grid.launch_grid(_scan_kernel, n, op, mask, v, i, cuda.to_device(flags))

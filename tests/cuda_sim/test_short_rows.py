@@ -1,6 +1,6 @@
 """The fused kernel for batches of short rows (:mod:`wsprox.cuda.short_rows`).
 
-Against the CPU backend's PAVA pipeline (the same PAVA, the same block values:
+Against the CPU backend's PAVA pipeline (the same PAVA, the same cluster values:
 bit for bit) and the exact oracle. The simulator runs one OS thread per CUDA
 thread, so the module's thread counts are lowered (autouse fixture): rows
 share blocks of 3, 4 threads a row, so that every thread sorts several pairs
@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from conftest import assert_close_to_exact, lams, vectors
 from wsprox import cpu
-from wsprox.cpu.blocks import block_value
-from wsprox.cpu.pava import pava_row
+from wsprox.core.clusters import cluster_value
+from wsprox.core.pava import pava_row
 from wsprox.cuda import _device, short_rows
 from wsprox.worstcase import FAMILIES
 
@@ -77,12 +77,12 @@ def on_host(w, lam, l1=0.0, labels=True, out_dtype=None):
         for b in range(nb):
             a, e = starts[b], starts[b + 1]
             total = carry = 0.0
-            for k in range(a + 1, e):  # Neumaier, as wsprox.cpu.pipeline._block_mean
+            for k in range(a + 1, e):  # Neumaier, as wsprox.core.clusters.cluster_mean
                 v = x[k] - x[a]
                 t = total + v
                 carry += (total - t) + v if abs(total) >= abs(v) else (v - t) + total
                 total = t
-            top = max(x[a] + block_value(total + carry, lam, d, a, e - 1), top)
+            top = max(x[a] + cluster_value(total + carry, lam, d, a, e - 1), top)
             out[r, order[a:e]] = top - l1 if top > l1 else top + l1 if top < -l1 else 0.0
             if label < 0 or out[r, order[a]] != prev:
                 label, prev = label + 1, out[r, order[a]]

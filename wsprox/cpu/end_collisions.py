@@ -3,7 +3,7 @@ r"""End collisions: settle the leftmost unsettled particle, one cluster at a tim
 The leftmost particle ``i`` not yet in a cluster ends, at time 1, in the
 cluster ``i..J(i)`` where ``J(i)`` is the last minimiser of the prefix means
 of :math:`z = x + v` from ``i`` (the min-max formula of the isotonic
-regression: the first block of ``z_i..z_{d-1}`` has value
+regression: the first cluster of ``z_i..z_{d-1}`` has value
 :math:`\min_j \operatorname{mean}(z_i..z_j)`). Everything left of ``i`` is
 settled, so that cluster is final; continue from ``J(i) + 1``:
 
@@ -12,7 +12,7 @@ settled, so that cluster is final; continue from ``J(i) + 1``:
     i = 0
     while i < d:
         j = last argmin over j >= i of mean(z_i..z_j)     # a scan and a reduction
-        emit block [i, j];  i = j + 1
+        emit cluster [i, j];  i = j + 1
 
 Each iteration is a parallel prefix sum and an argmin
 (:func:`wsprox.cpu.scan.last_argmin_prefix_means`), depth :math:`O(\log d)`,
@@ -31,12 +31,10 @@ __all__ = ["end_collisions_row", "solve"]
 
 @njit(cache=True)
 def end_collisions_row(x, lam, starts):
-    """Blocks of one sorted row ``x`` into ``starts`` (with sentinel); returns their number.
+    """Clusters of one sorted row ``x`` into ``starts`` (with sentinel); returns their number.
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from wsprox.cpu.end_collisions import end_collisions_row
     >>> starts = np.empty(4, dtype=np.int64)
     >>> end_collisions_row(np.array([0.0, 1.0, 10.0]), 2.0, starts), starts[:3]
     (2, array([0, 2, 3]))
@@ -59,7 +57,7 @@ def end_collisions_row(x, lam, starts):
 
 @njit(cache=True)
 def solve(x, lam, starts, counts, rounds, sums):
-    """Blocks of every sorted row of ``x`` (see :mod:`wsprox.cpu`); rows in turn,
+    """Clusters of every sorted row of ``x`` (see :mod:`wsprox.cpu`); rows in turn,
     each in parallel; ``sums`` is not needed (prefix means are scanned)."""
     for r in range(x.shape[0]):
         counts[r] = end_collisions_row(x[r], lam, starts[r])

@@ -1,8 +1,8 @@
 r"""Imminent collisions: in each round every run of out-of-order clusters merges.
 
 Neighbouring clusters whose positions at time 1 are out of order,
-:math:`z_{k-1} \ge z_k` (``z`` of a cluster is its block value), always end in
-one block. A round takes every maximal run of adjacent clusters whose ``z``
+:math:`z_{k-1} \ge z_k` (``z`` of a cluster is its value), always end in
+one cluster. A round takes every maximal run of adjacent clusters whose ``z``
 does not increase and merges each run into one cluster, all runs at once:
 
 .. code-block:: text
@@ -17,7 +17,7 @@ does not increase and merges each run into one cluster, all runs at once:
 A round is a parallel map, a prefix sum and a segmented reduction, work
 :math:`O(K)` for ``K`` clusters. The map and the scan have depth
 :math:`O(\log d)`; the segmented sums run one run per thread (each summed
-in order, exactly as the blocks' own sums), so a round's depth is also at
+in order, exactly as the clusters' own sums), so a round's depth is also at
 most its longest run. Few rounds suffice on
 typical inputs, but a cluster can absorb a single neighbour per round, so
 :math:`\Theta(d)` rounds are possible (:func:`wsprox.worstcase.growing_cluster`).
@@ -26,7 +26,7 @@ typical inputs, but a cluster can absorb a single neighbour per round, so
 import numpy as np
 from numba import njit, prange
 
-from .blocks import block_value
+from ..core.clusters import cluster_value
 from .scan import compact
 
 __all__ = ["imminent_collisions_row", "solve"]
@@ -34,14 +34,12 @@ __all__ = ["imminent_collisions_row", "solve"]
 
 @njit(cache=True, parallel=True)
 def imminent_collisions_row(x, lam, starts, sums):
-    """Blocks of one sorted row ``x`` into ``starts``; returns (their number, rounds).
+    """Clusters of one sorted row ``x`` into ``starts``; returns (their number, rounds).
 
     ``sums`` (length ``d``) is scratch for the clusters' sums of ``x``.
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from wsprox.cpu.imminent_collisions import imminent_collisions_row
     >>> starts = np.empty(4, dtype=np.int64)
     >>> imminent_collisions_row(np.array([0.0, 1.0, 10.0]), 2.0, starts, np.empty(3)), starts[:3]
     ((2, 2), array([0, 2, 3]))
@@ -65,8 +63,8 @@ def imminent_collisions_row(x, lam, starts, sums):
             if k == 0:
                 head[k] = 1
             else:
-                left = block_value(sums[k - 1], lam, d, first[k - 1], first[k] - 1)
-                right = block_value(sums[k], lam, d, first[k], first[k + 1] - 1)
+                left = cluster_value(sums[k - 1], lam, d, first[k - 1], first[k] - 1)
+                right = cluster_value(sums[k], lam, d, first[k], first[k + 1] - 1)
                 head[k] = 1 if left < right else 0
         m = compact(head, n, pos, run_head)
         if m == n:
@@ -89,6 +87,6 @@ def imminent_collisions_row(x, lam, starts, sums):
 
 @njit(cache=True)
 def solve(x, lam, starts, counts, rounds, sums):
-    """Blocks of every sorted row of ``x`` (see :mod:`wsprox.cpu`); rows in turn, each in parallel."""
+    """Clusters of every sorted row of ``x`` (see :mod:`wsprox.cpu`); rows in turn, each in parallel."""
     for r in range(x.shape[0]):
         counts[r], rounds[r] = imminent_collisions_row(x[r], lam, starts[r], sums[r])

@@ -20,7 +20,7 @@ recovers (:math:`u^{-1}`). A float64 key holds the top ``62 - s`` bits of
 :math:`u` only, 12 of sign and exponent and ``50 - s`` of the mantissa: keys
 of values within a relative :math:`2^{s-50}` of each other may tie in those
 bits and then order the values by index, not by value
-(:func:`wsprox.cpu.ranking.sort_rows` repairs such runs).
+(:func:`wsprox.cpu.sort.rank_rows` repairs such runs).
 
 **Sort.** Read as float64, keys are positive finite numbers of the same order
 (their top two bits are zero), which NumPy's SIMD sort handles faster than
@@ -28,7 +28,7 @@ unsigned integers (about 15%); :data:`END` is above the key of every finite
 value and stands for padding or past the end of a run.
 
 **Parallel sort.** :func:`sort_keys` sorts a large row as one run per thread
-on the pool of :mod:`wsprox.cpu.pool` (NumPy's sort releases the GIL) and
+on the pool of :mod:`wsprox.core.pool` (NumPy's sort releases the GIL) and
 merges the runs pairwise (:func:`merge_start`, :func:`merge_next`: merge
 path, every task merges an equal slice of the output) down to two, which
 the caller merges while decoding; a batch is split by rows. The keys being
@@ -37,8 +37,7 @@ distinct, the result is the same whatever the number of threads.
 import numpy as np
 from numba import get_num_threads, njit
 
-from .parallel import TASKS, kernel, threaded
-from .pool import run, workers_keep_up
+from ..core.pool import TASKS, kernel, run, threaded, workers_keep_up
 
 __all__ = ["END", "decode32", "decode_index", "encode", "merge_next", "merge_start", "ordered", "sort_keys",
            "top_bits"]
@@ -212,7 +211,7 @@ def sort_keys(keys, *, halves=True, work=None):
         down to two halves, to be merged by the caller (otherwise rows are
         sorted whole; a batch is split by rows between the threads). A row is
         also sorted whole while the pool's workers do not keep up
-        (:func:`wsprox.cpu.pool.workers_keep_up`: a busy machine).
+        (:func:`wsprox.core.pool.workers_keep_up`: a busy machine).
     work : Workspace, optional
         Where the merges' work array lives (default: a fresh one).
 

@@ -3,27 +3,31 @@ r"""The prox pipeline around a collision algorithm, on the CPU.
 For each row ``w`` of a batch:
 
 1. rank: an ascending ``order`` of ``w`` and ``x = w[order]`` (float64), by
-   the packed-key sort of :mod:`wsprox.cpu.ranking`, or, warm, by repairing
+   the packed-key sort of :mod:`wsprox.cpu.sort`, or, warm, by repairing
    the order of a previous call (:mod:`wsprox.cpu.repair`);
-2. collide: ``solve`` partitions ``0..d-1`` into the blocks of the isotonic
+2. collide: ``solve`` partitions ``0..d-1`` into the clusters of the isotonic
    regression of ``z = x + v`` (:mod:`wsprox.cpu` states the contract);
-3. settle and scatter, in one pass: every block's value,
-   ``mean(x_a..x_b) + lam (d-1-a-b)/(d-1)``, summed over the block in
-   compensated float64, soft-thresholded by ``l1``, and written to
-   ``out[order[k]]`` for every ``k`` of the block.
+3. settle and scatter, in one pass: every cluster's value,
+   ``mean(x_a..x_b) + lam (d-1-a-b)/(d-1)``, summed over the cluster in
+   compensated float64 (:func:`wsprox.core.clusters.cluster_mean`), the
+   running max of the values soft-thresholded by ``l1``
+   (:func:`wsprox.core.clusters.settle_values`, here fused with the values
+   and the scatter), and written to ``out[order[k]]`` for every ``k`` of the
+   cluster.
 
 Steps 1 and 3 are the same for every algorithm and run in parallel over
 pieces of a row (one row) or over the rows (a batch), as tasks on the pool
-of :mod:`wsprox.cpu.pool`.
+of :mod:`wsprox.core.pool`.
 """
 import numpy as np
 from numba import njit
 
-from .blocks import block_mean, block_value, soft_threshold
-from .parallel import kernel, row_parts, serial_unless_large
-from .ranking import sort_rows
+from ..core.clusters import cluster_mean, cluster_value, soft_threshold
+from ..core.pool import kernel, row_parts
+from ..core.workspace import default_workspace
+from .parallel import serial_unless_large
 from .repair import resort_rows
-from .workspace import default_workspace
+from .sort import rank_rows
 
 __all__ = ["prox_rows"]
 
@@ -49,13 +53,13 @@ def prox_rows(solve, rows, lam, l1, out, labels=None, *, warm=None):
         on return ``warm.order`` is this call's order and ``warm.reused``
         says whether the previous one could be repaired. The work arrays
         are ``warm.workspace``'s (the thread's default workspace without
-        ``warm``: :mod:`wsprox.cpu.workspace`).
+        ``warm``: :mod:`wsprox.core.workspace`).
 
     Returns
     -------
     n_clusters, rounds : ndarray of int64, shape (n,)
         ``n_clusters`` counts distinct output values per row when ``labels``
-        is given, else the blocks found by ``solve``.
+        is given, else the clusters found by ``solve``.
 
     Examples
     --------
@@ -72,7 +76,7 @@ def prox_rows(solve, rows, lam, l1, out, labels=None, *, warm=None):
     if warm is not None and warm.order is not None and warm.order.shape == rows.shape:
         order, x, reused = resort_rows(rows, warm.order, work)
     else:
-        (order, x), reused = sort_rows(rows, work), False
+        (order, x), reused = rank_rows(rows, work), False
     if warm is not None:
         warm.order, warm.reused = order, reused
     starts = work.array("starts", (n, d + 1), np.int64)
@@ -96,24 +100,24 @@ def _fill(out, order, r, a, e, v):
 
 @njit(cache=True)
 def _settle_run(x, starts, order, lam, l1, r, lo, hi, out):
-    # Blocks lo..hi-1 of row r at the running max of their values; returns it.
+    # Clusters lo..hi-1 of row r at the running max of their values; returns it.
     d = x.shape[1]
     top = -np.inf
     for b in range(lo, hi):
         a = starts[r, b]
         e = starts[r, b + 1]
-        if e == a + 1:             # most blocks: a singleton, no loops to set up
-            top = max(x[r, a] + block_value(0.0, lam, d, a, a), top)
+        if e == a + 1:             # most clusters: a singleton, no loops to set up
+            top = max(x[r, a] + cluster_value(0.0, lam, d, a, a), top)
             out[r, order[r, a]] = soft_threshold(top, l1)
         else:
-            top = max(block_mean(x[r], lam, a, e), top)
+            top = max(cluster_mean(x[r], lam, a, e), top)
             _fill(out, order, r, a, e, soft_threshold(top, l1))
     return top
 
 
 @kernel
 def _settle_parts(lo, hi, x, starts, counts, order, lam, l1, parts, out, tops):
-    # Part t % parts of the blocks of row t // parts, with its own running max.
+    # Part t % parts of the clusters of row t // parts, with its own running max.
     for t in range(lo, hi):
         r = t // parts
         p = t - r * parts
@@ -123,7 +127,7 @@ def _settle_parts(lo, hi, x, starts, counts, order, lam, l1, parts, out, tops):
 
 @njit(cache=True)
 def _raise_heads(x, starts, counts, order, lam, l1, tops, out):
-    # In order, the blocks at the head of a part that lie below the max of the
+    # In order, the clusters at the head of a part that lie below the max of the
     # parts before it are raised to it.
     n, parts = tops.shape
     for r in range(n):
@@ -131,7 +135,7 @@ def _raise_heads(x, starts, counts, order, lam, l1, tops, out):
         for p in range(parts):
             b = p * counts[r] // parts
             while b < (p + 1) * counts[r] // parts and (
-                block_mean(x[r], lam, starts[r, b], starts[r, b + 1]) < top
+                cluster_mean(x[r], lam, starts[r, b], starts[r, b + 1]) < top
             ):
                 _fill(out, order, r, starts[r, b], starts[r, b + 1], soft_threshold(top, l1))
                 b += 1
@@ -139,12 +143,12 @@ def _raise_heads(x, starts, counts, order, lam, l1, tops, out):
 
 
 def _settle(x, starts, counts, order, lam, l1, parts, out):
-    """Block values, soft-thresholded, scattered to ``out`` in one pass.
+    """Cluster values, soft-thresholded, scattered to ``out`` in one pass.
 
-    Rounding can leave neighbouring blocks a few ulps out of order; a running
+    Rounding can leave neighbouring clusters a few ulps out of order; a running
     max restores the order the exact answer has. Every row is cut into
-    ``parts`` runs of blocks settled in parallel, each with its own running
-    max; then, in order, the blocks at the head of a run that lie below the
+    ``parts`` runs of clusters settled in parallel, each with its own running
+    max; then, in order, the clusters at the head of a run that lie below the
     max of the runs before it are raised to it (rare, and only a few).
     """
     tops = np.empty((counts.size, parts))
@@ -156,7 +160,7 @@ def _settle(x, starts, counts, order, lam, l1, parts, out):
 @kernel
 def _labels(lo, hi, out, order, starts, counts, labels):
     # Labels number the distinct *output* values: soft-thresholding and the
-    # output dtype can make neighbouring blocks equal, and then they share one.
+    # output dtype can make neighbouring clusters equal, and then they share one.
     for r in range(lo, hi):
         label = -1
         prev = 0.0

@@ -5,7 +5,7 @@ order of the last prox is often still the order, or is broken in a few
 places. :func:`resort_rows` takes it and, in place:
 
 1. checks a sample of ``SAMPLES`` neighbouring pairs through it: any descent
-   means a fresh sort (:func:`wsprox.cpu.ranking.sort_rows`), which is
+   means a fresh sort (:func:`wsprox.cpu.sort.rank_rows`), which is
    cheaper than repairing an order broken everywhere;
 2. gathers the new values through the order, noting the chunks of ``CHUNK``
    entries that hold a descent; when none does (the order still holds),
@@ -16,7 +16,7 @@ places. :func:`resort_rows` takes it and, in place:
 4. merges the out-of-order tail and head at every chunk boundary, and
    verifies that every row is sorted.
 
-It falls back to :func:`~wsprox.cpu.ranking.sort_rows` when more than a
+It falls back to :func:`~wsprox.cpu.sort.rank_rows` when more than a
 quarter of the chunks hold a descent, when the windows of two boundaries
 overlap (an entry moved too far for the chunks) or when anything is left
 out of order: always exact. It returns ``order`` (int64) and ``x``
@@ -24,10 +24,10 @@ out of order: always exact. It returns ``order`` (int64) and ``x``
 """
 import numpy as np
 
+from ..core.pool import kernel, row_parts
+from ..core.workspace import Workspace
 from .keys import END, decode_index, encode, sort_keys
-from .parallel import kernel, row_parts
-from .ranking import _gather_chunks, _repair_ties, sort_rows
-from .workspace import Workspace
+from .sort import _gather_chunks, _repair_ties, rank_rows
 
 __all__ = ["CHUNK", "SAMPLES", "resort_rows"]
 
@@ -156,7 +156,7 @@ def _is_sorted(lo, hi, x, parts, bad):
 
 
 def resort_rows(rows, order, work=None, *, chunk=None, samples=SAMPLES):
-    r"""Like :func:`sort_rows`, repairing ``order``, the order of similar rows.
+    r"""Like :func:`~wsprox.cpu.sort.rank_rows`, repairing ``order``, the order of similar rows.
 
     Parameters
     ----------
@@ -167,18 +167,18 @@ def resort_rows(rows, order, work=None, *, chunk=None, samples=SAMPLES):
         nearby values; repaired in place into the order of ``rows`` (its
         contents are undefined when the call falls back to sorting).
     work : Workspace, optional
-        As for :func:`sort_rows`.
+        As for :func:`~wsprox.cpu.sort.rank_rows`.
     chunk : int, optional
         Entries per chunk, a power of two: an entry may be out of place by
         little more than a chunk for the repair to succeed. Default:
         ``CHUNK``, or about ``d / 4`` for short rows.
     samples : int, optional
         Neighbouring pairs of ``order`` checked per row before anything else;
-        one descent among them sends the rows to :func:`sort_rows` at once.
+        one descent among them sends the rows to :func:`~wsprox.cpu.sort.rank_rows` at once.
 
     Returns
     -------
-    order, x : as :func:`sort_rows`, always exact; ``order`` is the argument
+    order, x : as :func:`~wsprox.cpu.sort.rank_rows`, always exact; ``order`` is the argument
         itself when it could be repaired.
     reused : bool
         Whether ``order`` was repaired (False: sorted from scratch).
@@ -188,7 +188,7 @@ def resort_rows(rows, order, work=None, *, chunk=None, samples=SAMPLES):
     The repair pays only where the order is *sparsely* broken. Where it is
     broken everywhere (every entry moved past its neighbours, as under noise
     larger than the gaps between sorted values), sorting chunk by chunk costs
-    about as much as :func:`sort_rows` on this hardware (NumPy's sort of
+    about as much as :func:`~wsprox.cpu.sort.rank_rows` on this hardware (NumPy's sort of
     ``2^15`` keys takes 0.8 of the time per key of its sort of ``10^6``) and
     the gather through the old order comes on top, so a sample of
     ``samples`` neighbouring pairs decides first: a descent among them means
@@ -196,14 +196,14 @@ def resort_rows(rows, order, work=None, *, chunk=None, samples=SAMPLES):
     chunks of ``chunk`` entries that hold a descent; none (the order still
     holds): done, :math:`O(d)`. Else sort those chunks (fresh sort when more
     than a quarter), repair tied top bits, merge the overlaps at chunk
-    boundaries and verify, falling back to :func:`sort_rows` when an entry
+    boundaries and verify, falling back to :func:`~wsprox.cpu.sort.rank_rows` when an entry
     moved too far.
 
     Examples
     --------
     >>> import numpy as np
     >>> w = np.array([[0.0, 3.0, 1.0, 2.0, 5.0]])
-    >>> order, x = sort_rows(w)
+    >>> order, x = rank_rows(w)
     >>> resort_rows(w + 0.1 * w, order)[2]                 # the order still holds
     True
     >>> order2, x2, reused = resort_rows(w + [[0.0, 0.0, 1.5, 0.0, 0.0]], order, chunk=2, samples=0)
@@ -216,7 +216,7 @@ def resort_rows(rows, order, work=None, *, chunk=None, samples=SAMPLES):
     if d > 1:
         _sampled_descents(n, rows, order, min(samples, d - 1), counts)
     if counts.any():
-        return (*sort_rows(rows, work), False)
+        return (*rank_rows(rows, work), False)
     if chunk is None:
         chunk = min(CHUNK, 1 << max(4, (d // 4).bit_length() - 1))
     nc = -(-d // chunk)
@@ -225,7 +225,7 @@ def resort_rows(rows, order, work=None, *, chunk=None, samples=SAMPLES):
     _gather_chunks(unsorted.size, rows, order, chunk, x, unsorted)
     rs, cs = np.nonzero(unsorted)
     if rs.size > unsorted.size // 4:
-        return (*sort_rows(rows, work), False)
+        return (*rank_rows(rows, work), False)
     if rs.size:
         shift = chunk.bit_length() - 1
         keys = work.array("chunk_keys", (rs.size, chunk), np.uint64)
@@ -239,4 +239,4 @@ def resort_rows(rows, order, work=None, *, chunk=None, samples=SAMPLES):
         _is_sorted(bad.size, x, parts, bad)
         if not bad.any():
             return order, x, True
-    return (*sort_rows(rows, work), False)
+    return (*rank_rows(rows, work), False)

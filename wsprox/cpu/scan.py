@@ -16,7 +16,7 @@ with ``prange``:
       \qquad z = x + v,
 
   the end of the cluster that particle ``s`` joins when it collides only with
-  particles of :math:`[s, e)` (the first block of their isotonic
+  particles of :math:`[s, e)` (the first cluster of their isotonic
   regression). Each segment is cut into chunks of :data:`CHUNK` particles:
   chunk sums, a scan of the chunk sums, then a running minimum inside every
   chunk and a reduction over the chunks. All (segment, chunk) pairs run in
@@ -24,15 +24,15 @@ with ``prange``:
   many short ones (a level of search collisions) alike.
 
 Sums start at ``s`` (never as differences of a global prefix sum, which loses
-the small values of a row that also holds large ones), in float64, and block
-values use the closed form of :func:`wsprox.cpu.blocks.block_value`; ties of
+the small values of a row that also holds large ones), in float64, and cluster
+values use the closed form of :func:`wsprox.core.clusters.cluster_value`; ties of
 the prefix means go to the last minimiser, as pool-adjacent-violators merges
-blocks of equal value.
+clusters of equal value.
 """
 import numpy as np
 from numba import njit, prange
 
-from .blocks import block_value
+from ..core.clusters import cluster_value
 
 __all__ = ["CHUNK", "compact", "inclusive_scan", "last_argmin_prefix_means"]
 
@@ -46,8 +46,6 @@ def inclusive_scan(a, n, out):
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from wsprox.cpu.scan import inclusive_scan
     >>> out = np.empty(4, dtype=np.int64)
     >>> inclusive_scan(np.array([1, 0, 1, 1]), 4, out)
     >>> out
@@ -80,8 +78,6 @@ def compact(flags, n, pos, out):
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from wsprox.cpu.scan import compact
     >>> out = np.empty(5, dtype=np.int64)
     >>> m = compact(np.array([1, 0, 0, 1, 1]), 5, np.empty(5, dtype=np.int64), out)
     >>> out[:m]
@@ -107,14 +103,14 @@ def _chunk_sum(x, a, b):
 @njit(cache=True)
 def _chunk_argmin(x, lam, s, a, b, offset):
     # Running sum of x[s..j] for j in a..b-1 (offset = sum of x[s..a-1]);
-    # the smallest block value of s..j and the last j attaining it.
+    # the smallest cluster value of s..j and the last j attaining it.
     d = x.size
     total = offset
     best = np.inf
     arg = -1
     for j in range(a, b):
         total += x[j]
-        value = block_value(total, lam, d, s, j)
+        value = cluster_value(total, lam, d, s, j)
         if value <= best:
             best = value
             arg = j
@@ -149,8 +145,6 @@ def last_argmin_prefix_means(x, lam, seg_start, seg_end, width, out):
     With ``lam = 0`` this is the prefix mean of ``x`` itself: from ``s = 0``
     the means are 3, 2, 1, 1.5, the smallest ends at index 2.
 
-    >>> import numpy as np
-    >>> from wsprox.cpu.scan import last_argmin_prefix_means
     >>> x = np.array([3.0, 1.0, -1.0, 3.0])
     >>> out = np.empty(2, dtype=np.int64)
     >>> last_argmin_prefix_means(x, 0.0, np.array([0, 3]), np.array([4, 4]), 4, out)

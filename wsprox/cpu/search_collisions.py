@@ -2,13 +2,13 @@ r"""Search collisions: merge solved halves level by level, binary-searching the 
 
 The paper's algorithm. Pad the row to :math:`D = 2^k` particles,
 :math:`k = \lceil \log_2 d \rceil` (the padding particles have no mass: a
-block is cut at ``d``). At level :math:`L = 1..k` the row is split into
-blocks of :math:`2^L` particles, each made of two halves already solved at
+segment is cut at ``d``). At level :math:`L = 1..k` the row is split into
+segments of :math:`2^L` particles, each made of two halves already solved at
 level :math:`L-1`. Merging two solved halves creates at most one new cluster,
 and it crosses the midpoint ``mid``. For a cluster start ``s`` of the left
 half let
 ``J(s)`` be the last minimiser of the prefix means of ``z`` from ``s`` inside
-the block (:func:`wsprox.cpu.scan.last_argmin_prefix_means`): the end of the
+the segment (:func:`wsprox.cpu.scan.last_argmin_prefix_means`): the end of the
 cluster ``s`` would join. Over the cluster starts of the left half (not over
 all its particles: a particle inside a cluster may fail where the cluster's
 start holds) the predicate ``J(s) >= mid`` is monotone, so a binary search
@@ -17,8 +17,8 @@ becomes one cluster:
 
 .. code-block:: text
 
-    for L in 1..k:                            # all blocks of a level in parallel
-        for every block [lo, lo + 2^L) with mid = lo + 2^(L-1) < d:
+    for L in 1..k:                            # all segments of a level in parallel
+        for every segment [lo, lo + 2^L) with mid = lo + 2^(L-1) < d:
             binary search the smallest cluster start s in [lo, mid) with J(s) >= mid
             if found: merge s..J(s)
 
@@ -30,8 +30,8 @@ means); the clusters of the halves outside ``s*..J(s*)`` stay as they are.
 Cost: a level numbers the clusters (a prefix sum of the start flags); its
 binary search over the at most :math:`2^{L-1}` cluster starts of a left half
 and "none" takes at most :math:`L` steps, each one prefix-mean argmin over
-every block at once (depth :math:`O(\log d)`, work :math:`O(d)`). ``rounds``
-counts the steps, summed over the levels (the most of any block per level):
+every segment at once (depth :math:`O(\log d)`, work :math:`O(d)`). ``rounds``
+counts the steps, summed over the levels (the most of any segment per level):
 at most :math:`k(k+1)/2 \le \lceil\log_2 d\rceil^2`, hence depth
 :math:`O(\log^3 d)` and work :math:`O(d \log^2 d)`.
 """
@@ -45,12 +45,10 @@ __all__ = ["search_collisions_row", "solve"]
 
 @njit(cache=True, parallel=True)
 def search_collisions_row(x, lam, starts):
-    """Blocks of one sorted row ``x`` into ``starts``; returns (their number, steps).
+    """Clusters of one sorted row ``x`` into ``starts``; returns (their number, steps).
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from wsprox.cpu.search_collisions import search_collisions_row
     >>> starts = np.empty(4, dtype=np.int64)
     >>> search_collisions_row(np.array([0.0, 1.0, 10.0]), 2.0, starts), starts[:3]
     ((2, 2), array([0, 2, 3]))
@@ -62,40 +60,40 @@ def search_collisions_row(x, lam, starts):
     levels = 0
     while (1 << levels) < d:
         levels += 1
-    n_blocks_max = (d + 1) // 2
-    lo = np.empty(n_blocks_max, dtype=np.int64)      # binary search over cluster numbers [lo, hi]
-    hi = np.empty(n_blocks_max, dtype=np.int64)      # of the left half; hi == no_merge[b]: no new cluster
-    no_merge = np.empty(n_blocks_max, dtype=np.int64)
-    mid = np.empty(n_blocks_max, dtype=np.int64)
-    end = np.empty(n_blocks_max, dtype=np.int64)
-    seg_end = np.empty(n_blocks_max, dtype=np.int64)
-    cand = np.empty(n_blocks_max, dtype=np.int64)
-    last = np.empty(n_blocks_max, dtype=np.int64)
-    found = np.empty(n_blocks_max, dtype=np.int64)   # J at the left end of the new cluster
+    n_segs_max = (d + 1) // 2
+    lo = np.empty(n_segs_max, dtype=np.int64)      # binary search over cluster numbers [lo, hi]
+    hi = np.empty(n_segs_max, dtype=np.int64)      # of the left half; hi == no_merge[b]: no new cluster
+    no_merge = np.empty(n_segs_max, dtype=np.int64)
+    mid = np.empty(n_segs_max, dtype=np.int64)
+    end = np.empty(n_segs_max, dtype=np.int64)
+    seg_end = np.empty(n_segs_max, dtype=np.int64)
+    cand = np.empty(n_segs_max, dtype=np.int64)
+    last = np.empty(n_segs_max, dtype=np.int64)
+    found = np.empty(n_segs_max, dtype=np.int64)   # J at the left end of the new cluster
     steps = 0
     for level in range(1, levels + 1):
         size = 1 << level
         half = size >> 1
-        n_blocks = (d - half + size - 1) // size     # blocks whose right half is not empty
+        n_segs = (d - half + size - 1) // size       # segments whose right half is not empty
         compact(is_start, d, pos, cluster_starts)    # pos[j]: clusters starting at or before j
-        for b in prange(n_blocks):
+        for b in prange(n_segs):
             mid[b] = b * size + half
             end[b] = min(b * size + size, d)
             lo[b] = pos[b * size] - 1
             no_merge[b] = pos[mid[b] - 1]
             hi[b] = no_merge[b]
-        active = n_blocks
+        active = n_segs
         while active > 0:
-            for b in prange(n_blocks):
+            for b in prange(n_segs):
                 if lo[b] < hi[b]:
                     cand[b] = cluster_starts[(lo[b] + hi[b]) // 2]
                     seg_end[b] = end[b]
-                else:                                # settled block: an empty-work segment
+                else:                                # settled segment: an empty-work argmin
                     cand[b] = mid[b] - 1
                     seg_end[b] = mid[b]
-            last_argmin_prefix_means(x, lam, cand[:n_blocks], seg_end[:n_blocks], size, last)
+            last_argmin_prefix_means(x, lam, cand[:n_segs], seg_end[:n_segs], size, last)
             active = 0
-            for b in prange(n_blocks):
+            for b in prange(n_segs):
                 if lo[b] < hi[b]:
                     c = (lo[b] + hi[b]) // 2
                     if last[b] >= mid[b]:
@@ -108,7 +106,7 @@ def search_collisions_row(x, lam, starts):
             steps += 1
         for j in prange(d):
             b = j // size
-            if b < n_blocks and hi[b] < no_merge[b] and cluster_starts[hi[b]] < j <= found[b]:
+            if b < n_segs and hi[b] < no_merge[b] and cluster_starts[hi[b]] < j <= found[b]:
                 is_start[j] = 0
     count = compact(is_start, d, pos, starts)
     starts[count] = d
@@ -117,7 +115,7 @@ def search_collisions_row(x, lam, starts):
 
 @njit(cache=True)
 def solve(x, lam, starts, counts, rounds, sums):
-    """Blocks of every sorted row of ``x`` (see :mod:`wsprox.cpu`); rows in turn,
+    """Clusters of every sorted row of ``x`` (see :mod:`wsprox.cpu`); rows in turn,
     each in parallel; ``sums`` is not needed (prefix means are scanned)."""
     for r in range(x.shape[0]):
         counts[r], rounds[r] = search_collisions_row(x[r], lam, starts[r])

@@ -11,8 +11,8 @@ threading choice), around a hundred microseconds, more than the prox itself.
     order = numpy.argsort(w)                       # (NaN sorts last: refused below)
     magnitude, finite = one pass over w            # refuse: the caller takes the general path
     x = w[order] in float64
-    blocks = PAVA(x)                               # wsprox.cpu.pava.pava_row
-    out[order[k]] = soft(running max of block values, l1)    # wsprox.cpu.pipeline's settle
+    clusters = PAVA(x)                             # wsprox.core.pava.pava_row
+    out[order[k]] = soft(running max of cluster values, l1)  # wsprox.cpu.pipeline's settle
 
 with the same kernels as the pipeline, so its result is the pipeline's, bit
 for bit. With ``warm=state`` the order of the state's last call is kept when
@@ -23,7 +23,7 @@ scaling, labels, ``out``, ``axis``) go to the general path.
 import numpy as np
 from numba import njit
 
-from .pava import pava_row
+from ..core.pava import pava_row
 from .pipeline import _settle_run
 
 __all__ = ["SMALL_MAX", "prox_small", "still_ascending"]
@@ -37,9 +37,9 @@ SMALL_MAX = 1 << 14
 @njit(cache=True)
 def prox_small(w, order, lam, l1, out):
     """The prox of the 1-D float32/float64 vector ``w`` into ``out`` (its dtype),
-    given its ascending ``order``; returns the number of blocks, or -1
+    given its ascending ``order``; returns the number of clusters, or -1
     (``out`` untouched) when ``w`` holds a NaN or an infinity or its sums could
-    overflow (see :func:`wsprox._validation.overflow_scale`).
+    overflow (see :func:`wsprox.core.validation.overflow_scale`).
 
     Examples
     --------
@@ -63,9 +63,9 @@ def prox_small(w, order, lam, l1, out):
         x[0, k] = w[order[0, k]]
     starts = np.empty((1, d + 1), dtype=np.int64)
     sums = np.empty((1, d))
-    blocks = pava_row(x[0], lam, starts[0], sums[0])
-    _settle_run(x, starts, order, lam, l1, 0, 0, blocks, out.reshape(1, d))
-    return blocks
+    count = pava_row(x[0], lam, starts[0], sums[0])
+    _settle_run(x, starts, order, lam, l1, 0, 0, count, out.reshape(1, d))
+    return count
 
 
 @njit(cache=True)

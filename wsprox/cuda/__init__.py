@@ -5,20 +5,25 @@ device array with ``backend="auto"``); :mod:`wsprox.cuda._device` is the one
 module that imports :mod:`numba.cuda`. Without a GPU, set
 ``NUMBA_ENABLE_CUDASIM=1`` before Numba is imported to run on the simulator.
 
-Every algorithm module exposes the kernel contract of :mod:`wsprox.cpu` on
-device arrays,
+A peer of :mod:`wsprox.cpu`: both use the shared core (:mod:`wsprox.core`,
+whose arithmetic this package compiles for the device:
+:mod:`wsprox.cuda.clusters`, :mod:`wsprox.cuda.hull`) and neither imports
+the other; the modules of the same role have the same names (``sort``,
+``scan``, ``pipeline``, ``backend``, one per algorithm). Every algorithm
+module exposes the kernel contract of :mod:`wsprox.cpu` on device arrays,
 
 ``solve(x, lam, starts, counts, rounds, weights=None)``
     ``x`` is a ``(n_rows, d)`` float64 device array whose rows are sorted
-    ascending. For every row ``r`` it writes the start indices of the blocks
-    (clusters) of the isotonic regression of ``z = x + v`` ascending into
+    ascending. For every row ``r`` it writes the start indices of the
+    clusters of the isotonic regression of ``z = x + v`` ascending into
     ``starts[r, :counts[r]]``, the sentinel ``starts[r, counts[r]] = d``, and
     the rounds it used into ``rounds[r]``; it launches kernels and does not
     synchronise. The kernels read the penalty from ``weights``, the call's
     device weights (:mod:`wsprox.cuda.weights`: found on the device with the
-    overflow scale), by default those of the host number ``lam``.
+    overflow scale), by default those of the host number ``lam``; they take
+    the three results as one :class:`wsprox.cuda.clusters.Clusters`.
 
-:func:`prox_rows` does the rest on the device (rank, gather, block values,
+:func:`prox_rows` does the rest on the device (rank, gather, cluster values,
 soft-threshold, scatter, labels). For timings (``wsprox.bench``)::
 
     rows = wsprox.cuda.to_device(np.ascontiguousarray(w2d))     # (n, d)
@@ -38,8 +43,8 @@ sort and a gather (or a bitonic network, one cooperative launch),
 ``"pava"`` runs one thread per row, ``"search_collisions"``, the paper's
 algorithm, runs tiles and then a merge tree in one cooperative launch
 (:mod:`wsprox.cuda.search_collisions`), and end and imminent collisions and
-the settle are each one cooperative launch whose grid-wide scans
-(:mod:`wsprox.cuda.grid`) take all rows of a batch at once, separated by grid
+the settle are each one cooperative launch (:mod:`wsprox.cuda.grid`) whose
+grid-wide scans (:mod:`wsprox.cuda.scan`) take all rows of a batch at once, separated by grid
 barriers, so their loops need no host round trip: a call with the default
 method makes 2 launches (short rows) to 5 (a long row), besides the
 owner's sort. Work arrays come from a per-thread device scratch
@@ -47,6 +52,23 @@ owner's sort. Work arrays come from a per-thread device scratch
 (:func:`wsprox.cuda._device.plan`), so that steady calls allocate only their
 results (from the owner's memory pool). Every kernel is compiled with
 ``cache=True``: a new process loads them from Numba's disk cache.
+
+Examples
+--------
+Every algorithm finds the clusters ``0..1`` and ``2`` of the sorted row ``[0, 1, 10]``:
+
+>>> import numpy as np
+>>> from wsprox.cuda import SOLVERS, device_array, to_device
+>>> x = to_device(np.array([[0.0, 1.0, 10.0]]))
+>>> for method, solve in SOLVERS.items():
+...     starts = device_array((1, 4), np.int64)
+...     counts, rounds = device_array(1, np.int64), device_array(1, np.int64)
+...     solve(x, 2.0, starts, counts, rounds)
+...     print(method, starts.copy_to_host()[0, :counts.copy_to_host()[0] + 1], rounds.copy_to_host())
+pava [0 2 3] [3]
+end_collisions [0 2 3] [2]
+imminent_collisions [0 2 3] [2]
+search_collisions [0 2 3] [0]
 """
 from ._device import cuda as _cuda
 from ._device import require_device, simulated, synchronize

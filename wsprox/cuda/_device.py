@@ -14,8 +14,12 @@ module, or ``NUMBA_CACHE_DIR``) instead of compiling it again (the simulator
 ignores the option). Device functions are compiled into the kernels that call
 them and need no cache of their own. As for Numba's CPU cache, an entry is
 keyed by the kernel's own source file: in a checkout, an edit of a device
-function in another file (:mod:`wsprox.cuda.hull`, :mod:`wsprox.cpu.blocks`)
-needs the stale entries deleted.
+function in another file (:mod:`wsprox.cuda.hull`, the core's arithmetic:
+:mod:`wsprox.core.clusters`) needs the stale entries deleted.
+
+The device work memory (:func:`scratch`, :func:`plan`) is released with the
+host's by :func:`wsprox.release_workspace`: this module registers
+:func:`release_scratch` with :func:`wsprox.core.workspace.on_release`.
 """
 import threading
 import types
@@ -25,7 +29,7 @@ import numba
 import numpy as np
 from numba import cuda
 
-from ..cpu.workspace import Workspace
+from ..core.workspace import Workspace, on_release
 
 __all__ = [
     "THREADS_PER_BLOCK",
@@ -134,7 +138,7 @@ def stream():
 
 @contextmanager
 def on_stream(s):
-    """Launch this thread's wsprox kernels on the stream ``s`` inside the block.
+    """Launch this thread's wsprox kernels on the stream ``s`` inside the ``with`` statement.
 
     Examples
     --------
@@ -213,7 +217,7 @@ def _state():
 
 
 def workspace():
-    """The device :class:`wsprox.cpu.workspace.Workspace` of the calling thread
+    """The device :class:`wsprox.core.workspace.Workspace` of the calling thread
     on the current device and :func:`stream`, where :func:`scratch` takes its arrays.
 
     One per (device, stream): memory of one device is never handed to a
@@ -312,6 +316,9 @@ def release_scratch():
     _local.states = {}
 
 
+on_release(release_scratch)
+
+
 def synchronize():
     """Wait for every kernel launched so far (for timings).
 
@@ -323,18 +330,18 @@ def synchronize():
     cuda.synchronize()
 
 
-
 def retarget(fn, **device_functions):
     """``fn``'s code with some of its globals replaced by device functions.
 
-    The CUDA mirror of a host kernel written as a plain Python function
-    compiles the *same* source for the device: the host's helpers it calls
-    (Numba CPU dispatchers) are swapped for their device twins.
+    The core's arithmetic is written once, as plain Python functions
+    (:mod:`wsprox.core`); the device twin of one compiles the *same* source
+    for the device, the host twins of the core functions it calls (Numba CPU
+    dispatchers) swapped for their device twins.
 
     Examples
     --------
-    >>> from wsprox.cpu.pava import _pava_row
-    >>> retarget(_pava_row, block_value=len).__globals__["block_value"] is len
+    >>> from wsprox.core.pava import _pava_row
+    >>> retarget(_pava_row, cluster_value=len).__globals__["cluster_value"] is len
     True
     """
     g = types.FunctionType(fn.__code__, {**fn.__globals__, **device_functions}, fn.__name__,

@@ -39,8 +39,15 @@ import numpy as np
 from numba import float64, int64
 
 from .._backend import Backend, is_device_array, solvers
-from .._validation import check_no_grad, check_real_dtype, check_tensor_dtype, rows_shape
-from ..cpu.backend import as_float_array, check_host_out, non_finite_message
+from .._validation import rows_shape
+from ..core.validation import (
+    as_float_array,
+    check_host_out,
+    check_no_grad,
+    check_real_dtype,
+    check_tensor_dtype,
+    non_finite_message,
+)
 from . import short_rows
 from ._device import as_device_array, cuda, grid_1d, launch, on_stream, plan, require_device, scratch, stream
 from .grid import grid_launcher, launch_key
@@ -136,11 +143,12 @@ def _block_fold(first, big):
 
 
 @cuda.jit(cache=True)
-def _weigh(parts, chunk, totf, toti, flat, lam, l1, result, weights):
+def _weigh(gc, flat, lam, l1, result, weights):
     # result[0]: the smallest flat index of a NaN or infinity (flat.size if none; a float64,
     # exact below 2**53), result[1]: the largest magnitude of the finite entries; the call's
     # weights from them. Every thread folds a grid-stride sequence, every block its threads,
-    # block 0 the blocks. (parts, chunk: unused; totf, toti: a slot per block.)
+    # block 0 the blocks. (gc.totf, gc.toti: a slot per block.)
+    totf, toti = gc.totf, gc.toti
     grid = cuda.cg.this_grid()
     n = flat.size
     first = n

@@ -1,32 +1,33 @@
 r"""Lower-hull device functions of the tiled search collisions (:mod:`wsprox.cuda.search_collisions`).
 
-A sorted row ``x_0..x_{d-1}`` is the point set ``P_j = (j, S_j)``,
-``S_j = x_0 + ... + x_{j-1}``, ``j = 0..d``; the block ``a..b-1`` of the
-prox is the edge ``P_a P_b`` and its value is :func:`slope` ``(a, b)``, the
-CPU's ``block_value`` of the block's sum. The blocks of the prox are the
-edges of the lower convex hull (the greatest convex minorant of the points).
+The lower-hull view of :mod:`wsprox.core.hull` on the device: a sorted row is
+the point set ``P_j = (j, S_j)``, ``S_j = x_0 + ... + x_{j-1}``, the cluster
+``a..b-1`` of the prox is the edge ``P_a P_b`` and its value is :func:`slope`
+``(a, b)``, the core's ``cluster_value`` of the cluster's sum; the clusters
+of the prox are the edges of the lower convex hull.
 
 Sums of points are never formed as one float64 prefix over the row. The row is
 cut into tiles of ``tile`` entries; ``E[j] = Eh[j] + El[j]`` (double-double)
 is the sum of the entries of ``j``'s tile before ``j`` (tile-local),
 ``toth[c] + totl[c]`` the sum of tile ``c``, and ``bh[c] + bl[c]`` the sum of
-the tiles before ``c``. :func:`range_sum` of ``a..b-1`` is the difference of
-the tile-local sums when the range lies in one tile, plus the difference of
-the tile offsets otherwise, every difference exact by TwoSum up to the
-double-double parts: the error is about ``eps`` times the block's sum plus
-``eps**2`` times the partial sums, so a block of tiny entries after large
-ones keeps its value (a float64 prefix loses it; at ``d = 1e8`` such losses
-exceed the velocity step ``2 lam/(d-1)``). The same range always goes through
-the same formula, so equal ranges have equal values, as on the CPU.
+the tiles before ``c``: the *points* ``pts = (Eh, El, toth, totl, bh, bl,
+tile)`` of a row. :func:`range_sum` of ``a..b-1`` is the difference of the
+tile-local sums when the range lies in one tile, plus the difference of the
+tile offsets otherwise, every difference exact by the core's ``two_sum`` up
+to the double-double parts: the error is about ``eps`` times the cluster's
+sum plus ``eps**2`` times the partial sums, so a cluster of tiny entries
+after large ones keeps its value. The same range always goes through the
+same formula, so equal ranges have equal values, as on the CPU.
 
-The functions of a *group* of ``g`` threads (:func:`group_scan`,
-:func:`merge_pair`) call ``cuda.syncthreads``: every thread of the CUDA block
-must call them, with the same ``g``, in the same order.
+:func:`hull_pava` is the core's PAVA in hull form (:func:`wsprox.core.pava.hull_pava`)
+over these points. The functions of a *group* of ``g`` threads
+(:func:`group_scan`, :func:`merge_pair`) call ``cuda.syncthreads``: every
+thread of the CUDA block must call them, with the same ``g``, in the same order.
 
 Examples
 --------
 The row ``x = [0, 1, 2]`` in tiles of 2 (``lam = 2``, so ``z = [2, 1, 0]``):
-tile 0 solves to the block ``0..1`` (:func:`pava_run`), tile 1 is ``2``;
+tile 0 solves to the cluster ``0..1`` (:func:`hull_pava`), tile 1 is ``2``;
 :func:`merge_pair` (one thread) finds that the cluster from 0 joins the
 right (``slope(0, 3) = 1 <= slope(0, 2) = 1.5``) and empties tile 1's range:
 
@@ -36,12 +37,12 @@ right (``slope(0, 3) = 1 <= slope(0, 2) = 1.5``) and empties tile 1's range:
 >>> from wsprox.cuda._device import cuda
 >>> @cuda.jit
 ... def demo(Eh, El, toth, totl, bh, bl, V, ulo, uhi, cum, out):
-...     pts = (Eh, El, toth, totl, bh, bl)
-...     out[0] = hull.range_sum(pts, 2, 3, 0, 3)
-...     out[1] = hull.slope(pts, 2, 2.0, 3, 0, 2)
-...     uhi[0] = hull.pava_run(pts, 2, 2.0, 3, 0, 2, V)
+...     pts = (Eh, El, toth, totl, bh, bl, 2)
+...     out[0] = hull.range_sum(pts, 3, 0, 3)
+...     out[1] = hull.slope(pts, 2.0, 3, 0, 2)
+...     uhi[0] = hull.hull_pava(pts, 2.0, 3, 0, 2, V)
 ...     out[2] = uhi[0]
-...     out[3] = hull.merge_pair(0, 1, 0, 0, 1, 2, 3, ulo, uhi, cum, V, pts, 2, 2.0, 3,
+...     out[3] = hull.merge_pair(0, 1, 0, 0, 1, 2, 3, ulo, uhi, cum, V, pts, 2.0, 3,
 ...                              cuda.shared.array(0, int64))
 >>> zeros = [cuda.to_device(np.zeros(k)) for k in (3, 2)]
 >>> V, ulo, uhi = (cuda.to_device(np.array(a)) for a in ([-1, -1, 2], [0, 2], [0, 3]))
@@ -52,67 +53,37 @@ right (``slope(0, 3) = 1 <= slope(0, 2) = 1.5``) and empties tile 1's range:
 >>> out.copy_to_host().tolist(), (uhi.copy_to_host() - ulo.copy_to_host()).tolist()
 ([3.0, 1.5, 1.0, 1.0], [1, 0])
 """
-from ._device import cuda
-from .blocks import block_value
+from ..core import hull as core_hull
+from ..core import pava as core_pava
+from ._device import cuda, retarget
+from .clusters import cluster_value
 
-__all__ = ["SHARED_SLOTS", "dd_add", "group_scan", "merge_pair", "pava_run", "range_sum", "slope", "two_sum"]
+__all__ = ["SHARED_SLOTS", "dd_add", "group_scan", "hull_pava", "merge_pair", "range_sum", "slope", "two_sum"]
 
 #: int64 slots of shared memory per thread that :func:`merge_pair` uses.
 SHARED_SLOTS = 6
 
-
-@cuda.jit(device=True, inline="always")
-def two_sum(a, b):
-    """``(s, e)`` with ``s = fl(a + b)`` and ``s + e == a + b`` exactly (Knuth).
-
-    Examples
-    --------
-    >>> from wsprox.cuda.hull import two_sum
-    >>> two_sum.py_func(1.0, 1e-20)
-    (1.0, 1e-20)
-    """
-    s = a + b
-    bb = s - a
-    return s, (a - (s - bb)) + (b - bb)
+#: The core's double-double arithmetic (:mod:`wsprox.core.hull`), compiled for the device.
+two_sum = cuda.jit(device=True, inline="always")(core_hull._two_sum)
+dd_add = cuda.jit(device=True, inline="always")(retarget(core_hull._dd_add, two_sum=two_sum))
 
 
 @cuda.jit(device=True, inline="always")
-def dd_add(ah, al, bh, bl):
-    """The double-double sum ``(ah + al) + (bh + bl)``, renormalised.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from wsprox.cuda.hull import dd_add
-    >>> from wsprox.cuda._device import cuda
-    >>> @cuda.jit
-    ... def add(out):
-    ...     out[0], out[1] = dd_add(2.0 ** 60, 0.0, 3.0, 0.0)
-    >>> out = cuda.device_array(2)
-    >>> add[1, 1](out)
-    >>> out.copy_to_host().tolist() == [2.0 ** 60, 3.0]
-    True
-    """
-    s, e = two_sum(ah, bh)
-    e += al + bl
-    h = s + e
-    return h, e - (h - s)
-
-
-@cuda.jit(device=True, inline="always")
-def _local(pts, tile, d, b, c):
+def _local(pts, d, b, c):
     # Tile c's local sum before point b (the tile's end point allowed), double-double.
+    tile = pts[6]
     if b == min(c * tile + tile, d):
         return pts[2][c], pts[3][c]
     return pts[0][b], pts[1][b]
 
 
 @cuda.jit(device=True, inline="always")
-def range_sum(pts, tile, d, a, b):
-    """``x_a + ... + x_{b-1}`` (``a < b``) from ``pts = (Eh, El, toth, totl, bh, bl)``."""
+def range_sum(pts, d, a, b):
+    """``x_a + ... + x_{b-1}`` (``a < b``) from the points ``pts = (Eh, El, toth, totl, bh, bl, tile)``."""
+    tile = pts[6]
     ca = a // tile
     cb = (b - 1) // tile
-    hb, lb = _local(pts, tile, d, b, cb)
+    hb, lb = _local(pts, d, b, cb)
     s, e = two_sum(hb, -pts[0][a])
     e += lb - pts[1][a]
     if ca == cb:
@@ -124,27 +95,14 @@ def range_sum(pts, tile, d, a, b):
 
 
 @cuda.jit(device=True, inline="always")
-def slope(pts, tile, lam, d, a, b):
-    """The value of the block ``a..b-1``: the slope of the hull edge ``P_a P_b``."""
-    return block_value(range_sum(pts, tile, d, a, b), lam, d, a, b - 1)
+def slope(pts, lam, d, a, b):
+    """The value of the cluster ``a..b-1``: the slope of the hull edge ``P_a P_b``."""
+    return cluster_value(range_sum(pts, d, a, b), lam, d, a, b - 1)
 
 
-@cuda.jit(device=True)
-def pava_run(pts, tile, lam, d, lo, hi, V):
-    """PAVA in hull form on the entries ``lo..hi-1``; the block starts go to
-    ``V[lo:lo + count]``; returns ``count``.
-
-    Push every point; pop the last vertex while the block before it is not
-    below the block it ends (``>=``: equal neighbours merge, as in PAVA).
-    """
-    top = 0
-    for k in range(lo, hi):
-        V[lo + top] = k
-        top += 1
-        while top >= 2 and slope(pts, tile, lam, d, V[lo + top - 2], V[lo + top - 1]) >= slope(
-                pts, tile, lam, d, V[lo + top - 1], k + 1):
-            top -= 1
-    return top
+#: PAVA in hull form on the entries ``lo..hi-1`` of a row's points
+#: (:func:`wsprox.core.pava.hull_pava`, the same source): ``hull_pava(pts, lam, d, lo, hi, V)``.
+hull_pava = cuda.jit(device=True)(retarget(core_pava._hull_pava, slope=slope))
 
 
 @cuda.jit(device=True)
@@ -179,7 +137,7 @@ def group_scan(i, g, t, u0, u1, ulo, uhi, cum, part):
 
 @cuda.jit(device=True, inline="always")
 def _vertex(rank, n, u0, u1, ulo, cum, V, end):
-    # The block start of the given rank in the concatenation of the units' live
+    # The cluster start of the given rank in the concatenation of the units' live
     # ranges; the rank n is the segment's end point.
     if rank >= n:
         return end
@@ -195,8 +153,8 @@ def _vertex(rank, n, u0, u1, ulo, cum, V, end):
 
 
 @cuda.jit(device=True)
-def _joins_right(c, p, n, u0, u1, ulo, cum, V, end, pts, tile, lam, d):
-    # The CPU's predicate J(s) >= mid for the block start s of rank c < p, and
+def _joins_right(c, p, n, u0, u1, ulo, cum, V, end, pts, lam, d):
+    # The CPU's predicate J(s) >= mid for the cluster start s of rank c < p, and
     # the rank of the vertex that ends s's cluster: the last minimiser of
     # slope(s, b_j) over the right hull b_1..b_q (ranks p+1..n), found by a
     # binary search on "the next vertex is no higher" (true, ..., true, false,
@@ -204,31 +162,31 @@ def _joins_right(c, p, n, u0, u1, ulo, cum, V, end, pts, tile, lam, d):
     # slope to s's neighbour a_{c+1} (the minimum over the left hull; <= takes
     # the last minimiser, as the CPU does).
     s = _vertex(c, n, u0, u1, ulo, cum, V, end)
-    left = slope(pts, tile, lam, d, s, _vertex(c + 1, n, u0, u1, ulo, cum, V, end))
+    left = slope(pts, lam, d, s, _vertex(c + 1, n, u0, u1, ulo, cum, V, end))
     lo = p + 1
     hi = n
     while lo < hi:
         m = (lo + hi) // 2
-        f = slope(pts, tile, lam, d, s, _vertex(m, n, u0, u1, ulo, cum, V, end))
-        if slope(pts, tile, lam, d, s, _vertex(m + 1, n, u0, u1, ulo, cum, V, end)) <= f:
+        f = slope(pts, lam, d, s, _vertex(m, n, u0, u1, ulo, cum, V, end))
+        if slope(pts, lam, d, s, _vertex(m + 1, n, u0, u1, ulo, cum, V, end)) <= f:
             lo = m + 1
         else:
             hi = m
-    return slope(pts, tile, lam, d, s, _vertex(lo, n, u0, u1, ulo, cum, V, end)) <= left, lo
+    return slope(pts, lam, d, s, _vertex(lo, n, u0, u1, ulo, cum, V, end)) <= left, lo
 
 
 @cuda.jit(device=True)
-def merge_pair(i, g, t, u0, umid, u1, end, ulo, uhi, cum, V, pts, tile, lam, d, sh):
+def merge_pair(i, g, t, u0, umid, u1, end, ulo, uhi, cum, V, pts, lam, d, sh):
     """Merge the solved segments ``u0..umid-1`` and ``umid..u1-1`` (units) by
     the ``g`` threads of a group; returns the search steps (0 without a
     right segment, ``umid >= u1``).
 
-    ``ulo[u]:uhi[u]`` is unit ``u``'s live range of block starts in ``V``;
+    ``ulo[u]:uhi[u]`` is unit ``u``'s live range of cluster starts in ``V``;
     ``cum`` is scratch for the units; ``end`` is the right segment's end point;
     ``sh``: :data:`SHARED_SLOTS` ``* blockDim.x`` shared int64 slots. A
     ``(g+1)``-ary search (``g`` candidates a step, each with its own binary
     search on the right hull; a binary search, as on the CPU, when ``g = 1``)
-    finds the smallest rank ``i*`` of the left's block starts whose cluster
+    finds the smallest rank ``i*`` of the left's cluster starts whose cluster
     joins the right; then the units keep the ranks ``0..i*`` and ``J..``,
     ``J`` the end of the new cluster ``a_{i*}..b_J``.
     """
@@ -239,7 +197,7 @@ def merge_pair(i, g, t, u0, umid, u1, end, ulo, uhi, cum, V, pts, tile, lam, d, 
     lead = t - i
     p = 0
     if umid < u1:
-        p = cum[umid]                    # the left's block starts; the rank p is the midpoint
+        p = cum[umid]                    # the left's cluster starts; the rank p is the midpoint
     if i == 0:
         s_lo[lead] = 0
         s_hi[lead] = p                   # rank p: no cluster joins the right
@@ -252,7 +210,7 @@ def merge_pair(i, g, t, u0, umid, u1, end, ulo, uhi, cum, V, pts, tile, lam, d, 
         m = min(g, hi - lo)
         if i < m:
             ok, jr = _joins_right(lo + (i + 1) * (hi - lo) // (m + 1), p, n, u0, u1, ulo, cum, V, end,
-                                  pts, tile, lam, d)
+                                  pts, lam, d)
             s_res[t] = 1 if ok else 0
             s_jr[t] = jr
         if lo < hi:

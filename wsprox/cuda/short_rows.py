@@ -15,14 +15,15 @@ block that owns it, with no work array in global memory:
                for k = 2, 4, ..., P:  for j = k/2, ..., 1:  (barrier after each step)
                    each of the P/2 pairs (i, i | j), i & j == 0, ascending iff i & k == 0
         PAVA   one thread per row (the block's first R threads, one warp):
-               wsprox.cpu.pava._pava_row on the sorted
+               wsprox.core.pava.pava_row on the sorted
                values x (the same source as every other backend's PAVA)
-        value  per block a..e (threads over blocks): x[a] + block_value(compensated
+        value  per cluster a..e (threads over clusters): x[a] + cluster_value(compensated
                sum of x[k] - x[a], lam, d, a, e), as in wsprox.cpu.pipeline
-        settle one thread per row: running max over the blocks, soft-threshold by l1
-        scatter out[r, index[k]] = value of the block of k (threads over k)
-        labels (wanted) one flag per block where the output value, in the output
-               dtype, differs from the previous block's; a prefix count numbers them
+        settle one thread per row: running max over the clusters, soft-threshold by l1
+               (wsprox.core.clusters.settle_values, the same source as the host's)
+        scatter out[r, index[k]] = value of the cluster of k (threads over k)
+        labels (wanted) one flag per cluster where the output value, in the output
+               dtype, differs from the previous cluster's; a prefix count numbers them
         unscale out /= scale, where the call's weights scale (wsprox.cuda.weights:
                the rows are loaded times the scale, lam and l1 read from them)
 
@@ -31,8 +32,8 @@ Cost per row of length :math:`d` (:math:`P` the padded length): work
 :math:`O((P/H) \log^2 P)` for the sort (:math:`\log_2 P (\log_2 P + 1)/2`
 barriers) and :math:`O(d)` for the sequential PAVA and settle (one thread,
 all in shared memory). Shared memory: :func:`shared_bytes`, :math:`28 P + 8`
-bytes a row (float64 keys and block sums, int32 indices, block starts and
-blocks of entries; the labels' flags reuse the keys' memory), so
+bytes a row (float64 keys and cluster sums, int32 indices, cluster starts and
+clusters of entries; the labels' flags reuse the keys' memory), so
 ``MAX_D = 1024`` rows take 28 KiB, within the 48 KiB of dynamic shared
 memory every CUDA device grants without an opt-in, and leave room for
 several resident blocks per SM (an H100 has 228 KiB); 2048 entries would take
@@ -70,7 +71,7 @@ import numpy as np
 from numba import float64, int32
 
 from ._device import cuda, launch, plan, scratch
-from .blocks import block_mean, soft_threshold
+from .clusters import cluster_mean, settle_values
 from .pava import pava_row
 from .weights import INV, L1, LAM, as_weights, load, unscale
 
@@ -102,9 +103,9 @@ def _padded(d):
 def shared_bytes(d, rows=1):
     """Dynamic shared memory (bytes) of a block of ``rows`` rows of length ``d``.
 
-    Per row of padded length ``P``: float64 keys and block values (16 P),
-    int32 indices and blocks of entries (8 P), int32 block starts (4 P + 4)
-    and the row's block count (4).
+    Per row of padded length ``P``: float64 keys and cluster values (16 P),
+    int32 indices and clusters of entries (8 P), int32 cluster starts (4 P + 4)
+    and the row's cluster count (4).
 
     Examples
     --------
@@ -137,19 +138,19 @@ def geometry(n, d):
 @cuda.jit(device=True, inline="always")
 def _row(f64, i32, R, p, g):
     # Row g's views of the block's dynamic shared memory: float64 keys and
-    # block values first (alignment), then the int32 indices, blocks of
-    # entries, block starts and the rows' block counts; the labels' flags
+    # cluster values first (alignment), then the int32 indices, clusters of
+    # entries, cluster starts and the rows' cluster counts; the labels' flags
     # reuse the row's keys, spent by then.
     keys = f64[g * p:(g + 1) * p]
     vals = f64[(R + g) * p:(R + g + 1) * p]
     base = 4 * R * p
     index = i32[base + g * p:base + (g + 1) * p]
     base += R * p
-    bid = i32[base + g * p:base + (g + 1) * p]
+    cid = i32[base + g * p:base + (g + 1) * p]
     base += R * p
     starts = i32[base + g * (p + 1):base + (g + 1) * (p + 1)]
     flags = i32[2 * g * p:(2 * g + 1) * p]
-    return keys, vals, index, bid, starts, flags
+    return keys, vals, index, cid, starts, flags
 
 
 @cuda.jit(cache=True)
@@ -171,8 +172,8 @@ def _fused(rows, weights, out, labels, want_labels, rows_per_block, counts, roun
         p *= 2
     f64 = cuda.shared.array(0, float64)
     i32 = cuda.shared.array(0, int32)
-    nblocks = i32[4 * R * p + 3 * R * p + R:4 * R * p + 3 * R * p + 2 * R]
-    keys, vals, index, bid, starts, flags = _row(f64, i32, R, p, g)
+    nclusters = i32[4 * R * p + 3 * R * p + R:4 * R * p + 3 * R * p + 2 * R]
+    keys, vals, index, cid, starts, flags = _row(f64, i32, R, p, g)
     # Load: everything of the row is read before anything is written (out may be rows).
     for k in range(lt, p, H):
         if valid and k < d:
@@ -205,30 +206,27 @@ def _fused(rows, weights, out, labels, want_labels, rows_per_block, counts, roun
         k2 *= 2
     if solo:
         skeys, svals, _, _, sstarts, _ = _row(f64, i32, R, p, t)
-        nblocks[t] = pava_row(skeys[:d], lam, sstarts[:d + 1], svals[:d])
+        nclusters[t] = pava_row(skeys[:d], lam, sstarts[:d + 1], svals[:d])
     cuda.syncthreads()
     nb = 0
     if valid:
-        nb = nblocks[g]
-    # Block values (threads over blocks) and the block of every sorted entry.
+        nb = nclusters[g]
+    # Cluster values (threads over clusters) and the cluster of every sorted entry.
     for b in range(lt, nb, H):
         a = starts[b]
         e = starts[b + 1]
-        vals[b] = block_mean(keys[:d], lam, a, e)
+        vals[b] = cluster_mean(keys[:d], lam, a, e)
         for k in range(a, e):
-            bid[k] = b
+            cid[k] = b
     cuda.syncthreads()
     # Running max (rounding can leave neighbours a few ulps out of order), soft-threshold.
     if solo:
         _, svals, _, _, _, _ = _row(f64, i32, R, p, t)
-        top = -math.inf
-        for b in range(nblocks[t]):
-            top = max(svals[b], top)
-            svals[b] = soft_threshold(top, l1)
+        settle_values(svals, nclusters[t], l1)
     cuda.syncthreads()
     if valid:
         for k in range(lt, d, H):
-            out[r, index[k]] = vals[bid[k]]
+            out[r, index[k]] = vals[cid[k]]
     if want_labels:
         cuda.syncthreads()
         # A new label where the output value (in the output dtype) changes.
@@ -240,21 +238,21 @@ def _fused(rows, weights, out, labels, want_labels, rows_per_block, counts, roun
         if solo:
             _, _, _, _, _, sflags = _row(f64, i32, R, p, t)
             label = -1
-            for b in range(nblocks[t]):
+            for b in range(nclusters[t]):
                 label += sflags[b]
                 sflags[b] = label
-            nblocks[t] = label + 1
+            nclusters[t] = label + 1
         cuda.syncthreads()
         if valid:
             for k in range(lt, d, H):
-                labels[r, index[k]] = flags[bid[k]]
+                labels[r, index[k]] = flags[cid[k]]
     if weights[INV] != 1.0:
         cuda.syncthreads()  # every output value compared (labels), before any is divided by the scale
         if valid:
             for k in range(lt, d, H):
                 unscale(out, r, index[k], weights)
     if valid and lt == 0:
-        counts[r] = nblocks[g]
+        counts[r] = nclusters[g]
         rounds[r] = d
 
 
@@ -267,23 +265,15 @@ def prox_short_rows(rows, lam, l1, out, labels=None, *, weights=None):
 
     Parameters
     ----------
-    rows : device array, shape (n, d), float32 or float64, C-contiguous
-        The input rows, ``1 <= d <= MAX_D``; read only.
-    lam, l1 : float
-        Penalty weights, validated.
-    out : device array, shape (n, d), float32 or float64
-        Receives the prox; may be ``rows`` itself.
-    labels : device array, shape (n, d), int64, optional
-        Receives the cluster labels (0..K-1 by increasing value).
-    weights : device array, optional
-        The call's weights (:mod:`wsprox.cuda.weights`), which the kernel
-        reads; by default those of ``lam`` and ``l1`` (one launch).
+    rows, lam, l1, out, labels, weights
+        As for :func:`wsprox.cuda.pipeline.prox_rows`; the rows have
+        ``1 <= d <= MAX_D`` entries.
 
     Returns
     -------
     n_clusters, rounds : device arrays of int64, shape (n,)
         The distinct output values per row when ``labels`` is given, else
-        the blocks of PAVA; ``rounds`` is ``d`` (PAVA's sequential steps).
+        the clusters of PAVA; ``rounds`` is ``d`` (PAVA's sequential steps).
         In the thread's device work memory: valid until its next call.
         Nothing is synchronised.
 

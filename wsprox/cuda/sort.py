@@ -31,8 +31,8 @@ __all__ = ["bitonic_argsort", "rank_rows"]
 
 
 @cuda.jit(cache=True)
-def _bitonic(parts, chunk, totf, toti, rows, weights, keys, index, x, order):
-    # (parts, chunk, totf, toti: the grid's, unused.) Grid-stride passes separated by grid barriers.
+def _bitonic(gc, rows, weights, keys, index, x, order):
+    # (gc: the grid's, unused.) Grid-stride passes separated by grid barriers.
     grid = cuda.cg.this_grid()
     n, d = rows.shape
     p = keys.shape[1]

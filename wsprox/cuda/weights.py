@@ -3,7 +3,7 @@ r"""The weights of a call on the device: the overflow scale and the scaled penal
 Every kernel of :mod:`wsprox.cuda` that needs ``lam`` or ``l1`` reads them
 from a float64 device array of four entries (the call's *weights*), not
 from its arguments, so that the overflow scale ``s``
-(:func:`wsprox._validation.overflow_scale`) can be found on the device, from
+(:func:`wsprox.core.validation.overflow_scale`) can be found on the device, from
 the input's magnitude, without the host waiting for it:
 
 .. code-block:: text
@@ -32,14 +32,14 @@ Examples
 import math
 import numbers
 
-from .._validation import scale_for
+from ..core.validation import scale_for
 from ._device import cuda, launch, scratch
 
 __all__ = ["INV", "L1", "LAM", "SCALE", "as_weights", "fixed", "load", "set_weights", "unscale"]
 
 SCALE, LAM, L1, INV = 0, 1, 2, 3
 
-#: :func:`wsprox._validation.scale_for`, compiled for the device (the same source as the host's).
+#: :func:`wsprox.core.validation.scale_for`, compiled for the device (the same source as the host's).
 device_scale_for = cuda.jit(device=True)(scale_for)
 
 

@@ -8,7 +8,7 @@ the order-preserving map of the value's bits, the top ``62 - s`` of them
 packed above the index in the low ``s = bit_length(d - 1)`` bits of a 64-bit
 key).
 
-:func:`sort_rows` packs the keys, sorts them with NumPy's SIMD sort (read as
+:func:`rank_rows` packs the keys, sorts them with NumPy's SIMD sort (read as
 float64), and decodes them. For float32 (``s <= 30``) the key holds the
 whole value: the sorted values are decoded from the keys with no gather and
 nothing to repair. For float64 the key holds the value's top ``62 - s`` bits
@@ -19,7 +19,7 @@ when short, a sort of the run otherwise). A large row is sorted as one run
 per thread (:func:`~wsprox.cpu.keys.sort_keys`), merged down to two, and
 those are merged while decoding (merge path: every task merges its own
 slice of the output); every pass runs in tasks on the pool of
-:mod:`wsprox.cpu.pool`.
+:mod:`wsprox.core.pool`.
 
 The warm ranking (:mod:`wsprox.cpu.repair`) reuses the gather and the repair
 of tied runs.
@@ -27,11 +27,11 @@ of tied runs.
 import numpy as np
 from numba import njit
 
+from ..core.pool import kernel, row_parts
+from ..core.workspace import Workspace
 from .keys import decode32, decode_index, encode, merge_next, merge_start, sort_keys, top_bits
-from .parallel import kernel, row_parts
-from .workspace import Workspace
 
-__all__ = ["sort_rows"]
+__all__ = ["rank_rows"]
 
 #: Runs of tied top bits up to this length are repaired by insertion sort.
 _INSERTION_MAX = 16
@@ -163,7 +163,7 @@ def _repair_ties(lo, hi, x, order, shift, span, parts):
             k += 1
 
 
-def sort_rows(rows, work=None):
+def rank_rows(rows, work=None):
     r"""Ascending order and sorted values of every row, by packed-key sort.
 
     Parameters
@@ -191,7 +191,7 @@ def sort_rows(rows, work=None):
     Examples
     --------
     >>> import numpy as np
-    >>> order, x = sort_rows(np.array([[3.0, -1.0, 2.0]]))
+    >>> order, x = rank_rows(np.array([[3.0, -1.0, 2.0]]))
     >>> order, x
     (array([[1, 2, 0]]), array([[-1.,  2.,  3.]]))
     """

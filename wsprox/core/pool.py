@@ -1,12 +1,21 @@
-r"""One process-wide pool of worker threads for the CPU passes and the sort.
+r"""The worker threads of the passes over host arrays, and the passes written over them.
 
-Every multi-threaded pass of the pipeline (the packed-key sort, the merges,
-the gathers, the settle, the rows of a batch) is a list of independent
-*tasks* that :func:`run` hands to the same Python worker threads. The tasks
-are serial ``nogil`` Numba kernels or NumPy's sort, which release the GIL,
-so the threads run them at once; no OpenMP worker spins beside them, and
-nothing process-wide (``OMP_WAIT_POLICY``, the number of OpenMP threads,
-which PyTorch shares) is changed.
+Every multi-threaded pass over host memory (the checks of the input, and the
+CPU pipeline: the packed-key sort, the merges, the gathers, the settle, the
+rows of a batch) is a list of independent *tasks* that :func:`run` hands to
+one process-wide pool of Python worker threads. The tasks are serial
+``nogil`` Numba kernels or NumPy's sort, which release the GIL, so the
+threads run them at once; no OpenMP worker spins beside them, and nothing
+process-wide (``OMP_WAIT_POLICY``, the number of OpenMP threads, which
+PyTorch shares) is changed.
+
+A pass runs on several threads only when it has at least :data:`THREADED_MIN`
+entries (:func:`threaded`): below, waking threads costs more than the pass.
+Then it runs as :data:`TASKS` tasks per thread, claimed dynamically (so a
+busy core costs its share of the work, not a wait for it):
+:func:`row_parts` cuts a single large row into pieces and leaves a batch by
+rows, and :class:`kernel` compiles a pass written over a range of tasks as a
+serial ``nogil`` kernel and runs chunks of its tasks on the pool.
 
 Tasks are claimed one at a time from a shared counter, by the calling thread
 too, and a call has several tasks per worker. On a busy machine a worker that
@@ -27,9 +36,16 @@ import os
 import queue
 import threading
 
-from numba import get_num_threads
+from numba import get_num_threads, njit
 
-__all__ = ["run", "workers_keep_up"]
+__all__ = ["TASKS", "THREADED_MIN", "kernel", "row_parts", "run", "threaded", "workers_keep_up"]
+
+#: Entries from which a pass runs on several threads.
+THREADED_MIN = 1 << 17
+
+#: Tasks per thread of a threaded pass: enough that a thread without a core
+#: leaves little work behind it for the others to wait on.
+TASKS = 8
 
 _jobs = queue.SimpleQueue()     # one entry per worker asked to help with a job
 _workers = []
@@ -163,3 +179,67 @@ def run(n, body, threads=None):
     _recent[0] = 0.5 * _recent[0] + 0.5 * min(1.0, (n - mine) / n * k / (k - 1))
     if job.error is not None:
         raise job.error
+
+
+def threaded(size):
+    """Whether a pass over ``size`` entries runs on several threads.
+
+    Examples
+    --------
+    >>> threaded(1000)
+    False
+    """
+    return size >= THREADED_MIN and get_num_threads() > 1
+
+
+def row_parts(n, d):
+    """Pieces per row of an ``(n, d)`` pass: a single large row is cut into
+    about :data:`TASKS` pieces per thread (of at least ``THREADED_MIN / 8``
+    entries), a batch of enough rows is split by rows.
+
+    Examples
+    --------
+    >>> row_parts(1, 1000), row_parts(1000, 1000) == 1
+    (1, True)
+    """
+    if not threaded(n * d):
+        return 1
+    return max(1, min(-(-TASKS * get_num_threads() // n), 8 * d // THREADED_MIN))
+
+
+class kernel:
+    """Decorator: a pass over a range of tasks, run in chunks on the pool.
+
+    ``fn(lo, hi, *args)`` does tasks ``lo..hi-1`` of a pass (it must give the
+    same result however the tasks are cut); it is compiled as a serial
+    ``nogil`` Numba kernel, cached. ``k(tasks, *args)`` runs all the tasks:
+    in one call when the pass is small (its first array, ``args[0]``, has
+    fewer than :data:`THREADED_MIN` entries) or has one task, else in up to
+    :data:`TASKS` chunks per thread on :func:`run`.
+
+    Examples
+    --------
+    The passes over host arrays are defined with it (functions defined
+    interactively cannot be cached), as the one pass of the input check:
+
+    >>> import numpy as np
+    >>> from wsprox.core.validation import _extremes
+    >>> lows, highs, bad = np.empty(1), np.empty(1), np.empty(1, dtype=np.int64)
+    >>> _extremes(1, np.array([1.0, -3.0, 2.0]), lows, highs, bad)
+    >>> _extremes.compiled.targetoptions["nogil"], float(lows[0]), float(highs[0]), int(bad[0])
+    (True, -3.0, 2.0, 0)
+    """
+
+    def __init__(self, fn):
+        self.compiled = njit(cache=True, nogil=True)(fn)
+        self.__doc__ = fn.__doc__
+        self.__name__ = fn.__name__
+        self.__wrapped__ = fn
+
+    def __call__(self, tasks, *args):
+        compiled = self.compiled
+        if tasks <= 1 or not threaded(args[0].size):
+            compiled(0, tasks, *args)
+            return
+        chunks = min(tasks, TASKS * get_num_threads())
+        run(chunks, lambda c: compiled(c * tasks // chunks, (c + 1) * tasks // chunks, *args))

@@ -1,29 +1,30 @@
-"""Work arrays of the CPU pipeline, kept from one call to the next.
+"""Work memory, kept from one call to the next: the host's and, by its hook, the device's.
 
-A prox of ``d`` entries needs four work arrays of ``d`` words (sort keys,
-which later hold the block sums, order, sorted values, block starts), and a
-fifth on three threads or more (where the sorted runs of the keys are
-merged: :func:`wsprox.cpu.keys.sort_keys`). Fresh
-memory is expensive at these sizes: the operating system maps and zeroes
-every page on first touch, which cost a quarter of the whole prox at
-``d = 1e6`` when every array was new. A :class:`Workspace` allocates each
-array once (with NumPy, which asks for huge pages on large arrays) and hands
-the same memory back on later calls that fit in it.
+A prox of ``d`` entries on the CPU needs four work arrays of ``d`` words
+(sort keys, which later hold the clusters' sums, order, sorted values,
+cluster starts), and a fifth on three threads or more (where the sorted runs
+of the keys are merged: :func:`wsprox.cpu.keys.sort_keys`). Fresh memory is
+expensive at these sizes: the operating system maps and zeroes every page on
+first touch, which cost a quarter of the whole prox at ``d = 1e6`` when every
+array was new. A :class:`Workspace` allocates each array once (with NumPy,
+which asks for huge pages on large arrays, or with the allocator it is
+given: the CUDA backend's device scratch is one too) and hands the same
+memory back on later calls that fit in it.
 
 Calls of :func:`wsprox.prox` without a :class:`wsprox.ProxState` use the
 calling thread's default workspace, which keeps the arrays of the largest
 call so far (about 32 bytes per entry, 40 on three threads or more), up to
 :data:`DEFAULT_LIMIT` bytes, until :func:`release_workspace` or the thread's
 end, as MKL and PyTorch's caching allocator keep theirs; a ``ProxState`` has
-its own, unbounded, freed with it.
+its own, unbounded, freed with it. A backend that keeps work memory of its
+own registers how to free the calling thread's with :func:`on_release`.
 """
 import math
-import sys
 import threading
 
 import numpy as np
 
-__all__ = ["DEFAULT_LIMIT", "Workspace", "default_workspace", "release_workspace"]
+__all__ = ["DEFAULT_LIMIT", "Workspace", "default_workspace", "on_release", "release_workspace"]
 
 #: Bytes the default workspace of a thread keeps at most (1 GiB: the work
 #: arrays of a prox of about 3e7 entries); larger arrays are freed after use.
@@ -87,6 +88,7 @@ class Workspace:
 
 
 _local = threading.local()
+_releases = []      # what the backends free on release_workspace, each for the calling thread
 
 
 def default_workspace() -> Workspace:
@@ -109,7 +111,7 @@ def release_workspace() -> None:
     Examples
     --------
     >>> import numpy as np, wsprox
-    >>> _ = wsprox.prox(np.arange(1000.0), 1.0)
+    >>> _ = wsprox.prox_result(np.arange(1000.0), 1.0)    # the general pipeline (not the small-vector path)
     >>> default_workspace().nbytes > 0
     True
     >>> wsprox.release_workspace()
@@ -117,6 +119,23 @@ def release_workspace() -> None:
     0
     """
     _local.work = Workspace(DEFAULT_LIMIT)
-    device = sys.modules.get("wsprox.cuda._device")
-    if device is not None:
-        device.release_scratch()
+    for release in _releases:
+        release()
+
+
+def on_release(release) -> None:
+    """Have :func:`release_workspace` call ``release()`` too, in the calling
+    thread: how a backend frees the work memory it keeps of its own (the CUDA
+    backend registers :func:`wsprox.cuda._device.release_scratch` when it is
+    imported).
+
+    Examples
+    --------
+    >>> freed = []
+    >>> on_release(lambda: freed.append(True))
+    >>> release_workspace()
+    >>> freed
+    [True]
+    >>> _ = _releases.pop()      # (the example's hook, unregistered)
+    """
+    _releases.append(release)
