@@ -41,7 +41,7 @@ def test_prox_of_contiguous_cpu_tensor_is_zero_copy(monkeypatch):
         seen.append((w.__array_interface__["data"][0], out.__array_interface__["data"][0]))
         return wsprox.prox(w, lam, out=out, **options)
 
-    monkeypatch.setattr(wt, "_prox", spy)
+    monkeypatch.setattr(wt.functional, "_prox", spy)
     wt.prox_(t, 0.3, axis=1)
     assert seen == [(t.data_ptr(), t.data_ptr())]
 
@@ -110,7 +110,7 @@ def test_prox_rejects_bad_options(kwargs, error, match):
 def test_prox_rejects_tensors_whose_entries_share_memory_before_computing(monkeypatch, make, match):
     storage = torch.arange(16.0)
     before = storage.clone()
-    monkeypatch.setattr(wt, "_prox", lambda *args, **kwargs: pytest.fail("the prox was computed"))
+    monkeypatch.setattr(wt.functional, "_prox", lambda *args, **kwargs: pytest.fail("the prox was computed"))
     with pytest.raises(ValueError, match=match):
         wt.prox_(make(storage), 1.0)
     assert torch.equal(storage, before)
@@ -402,13 +402,13 @@ def test_is_a_torch_optimizer_with_its_api():
 def test_each_cpu_parameter_keeps_a_warm_start_between_steps(monkeypatch):
     p, q = _tensors((50,), (4, 30))
     wsp = wt.WeightSharingProx([{"params": [p]}, {"params": [q], "axis": 1}], 0.05, scale_by_lr=False)
-    passed, real = [], wt._prox
+    passed, real = [], wt.functional._prox
 
     def spy(w, lam, *, warm, **options):
         passed.append(warm)
         return real(w, lam, warm=warm, **options)
 
-    monkeypatch.setattr(wt, "_prox", spy)
+    monkeypatch.setattr(wt.functional, "_prox", spy)
     for _ in range(3):
         p0, q0 = _snapshot([p, q])
         wsp.step()
@@ -718,6 +718,139 @@ def test_the_output_may_change_in_place_before_backward():
 def test_prox_rejects_bad_arguments(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+# ---------------------------------------------------------------- prox: torch.compile, torch.func, 2nd order
+
+@pytest.fixture
+def fresh_dynamo():
+    # Every compiled test starts from an empty cache (the lambdas of a test share code objects).
+    torch._dynamo.reset()
+    yield
+    torch._dynamo.reset()
+
+
+@pytest.mark.parametrize("dim", [None, 0, 1])
+def test_compiled_with_fullgraph_equals_eager_values_and_gradients(fresh_dynamo, dim):
+    w = _without_ties((4, 6), seed=5)
+    # aot_eager: the fake implementation, AOT autograd's forward and backward graphs, without
+    # inductor's C++ compilation (10 s or more on two cores, cache empty; the same prox comes out).
+    compiled = torch.compile(lambda t: wt.prox(t, 0.5, dim=dim), fullgraph=True, backend="aot_eager")
+    assert torch.equal(compiled(w), wt.prox(w, 0.5, dim=dim))
+
+    def loss(w, lam, l1):
+        return (wt.prox(w, lam, l1=l1, dim=dim) ** 3).sum()
+
+    grads = []
+    for f in (loss, torch.compile(loss, fullgraph=True, backend="aot_eager")):
+        args = (w.clone(), torch.tensor(0.8, dtype=torch.float64), torch.tensor(0.3, dtype=torch.float64))
+        f(*(a.requires_grad_() for a in args)).backward()
+        grads.append([a.grad for a in args])
+    for eager, compiled in zip(*grads):
+        torch.testing.assert_close(compiled, eager, rtol=1e-12, atol=1e-12)
+
+
+def test_compiled_prox_takes_new_weights_without_a_graph_break(fresh_dynamo):
+    t = torch.randn(3, 8, generator=torch.Generator().manual_seed(0))
+    compiled = torch.compile(lambda t, lam: wt.prox(t, lam, dim=1), fullgraph=True, backend="aot_eager")
+    for lam in (0.3, 0.7, torch.tensor(1.5)):        # a float traced as a symbol, then a tensor
+        assert torch.equal(compiled(t, lam), wt.prox(t, lam, dim=1))
+
+
+def test_errors_under_compile_are_the_eager_errors(fresh_dynamo):
+    compiled = torch.compile(lambda t, lam: wt.prox(t, lam), fullgraph=True, backend="aot_eager")
+    t = torch.zeros(3, 4)
+    t[1, 3] = float("nan")
+    with pytest.raises(ValueError, match=r"^tensor contains NaN at index \(1, 3\)"):
+        compiled(t, 1.0)
+    for lam in (-1.0, torch.tensor(-1.0)):          # values are checked in the operator
+        with pytest.raises(ValueError, match="^lam must be non-negative, got -1.0"):
+            compiled(torch.zeros(3, 4), lam)
+    # Types and dim are checked while tracing: fullgraph=True quotes the error, else it is raised.
+    with pytest.raises(torch._dynamo.exc.Unsupported, match="dim 5 is out of bounds for an array"):
+        torch.compile(lambda t: wt.prox(t, 1.0, dim=5), fullgraph=True, backend="aot_eager")(t)
+    with pytest.raises(ValueError, match="^dim 5 is out of bounds"):
+        torch.compile(lambda t: wt.prox(t, 1.0, dim=5), backend="aot_eager")(t)
+
+
+@pytest.mark.parametrize("dim", [None, 1])
+def test_func_grad_equals_autograd(dim):
+    w = _without_ties((3, 5), seed=7)
+    lam = torch.tensor(0.9, dtype=torch.float64)
+
+    def loss(w, lam):
+        return (wt.prox(w, lam, l1=0.2, dim=dim) ** 3).sum()
+
+    grad_w, grad_lam = torch.func.grad(loss, argnums=(0, 1))(w, lam)
+    a, b = w.clone().requires_grad_(), lam.clone().requires_grad_()
+    loss(a, b).backward()
+    assert torch.equal(grad_w, a.grad) and torch.equal(grad_lam, b.grad)
+
+
+def test_jacrev_of_the_prox_of_one_vector_is_its_jacobian():
+    # jacrev batches the backward pass (not the forward): with dim given it meets torch.moveaxis in
+    # wsprox._rows, which has no batching rule.
+    w = _without_ties((7,), seed=8)
+    jacobian = torch.func.jacrev(lambda v: wt.prox(v, 0.9, l1=0.2))(w)
+    assert torch.equal(jacobian, torch.autograd.functional.jacobian(lambda v: wt.prox(v, 0.9, l1=0.2), w))
+    torch.testing.assert_close(jacobian @ jacobian, jacobian, rtol=1e-12, atol=1e-12)     # a projection
+
+
+@pytest.mark.parametrize("in_dim", [0, 2])
+@pytest.mark.parametrize("dim", [None, 0, 1, -1])
+def test_vmap_is_one_call_equal_to_a_loop_of_proxes(monkeypatch, in_dim, dim):
+    batch = torch.randn(5, 4, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    calls, real = [], wt.ops.prox_labels
+    monkeypatch.setattr(wt.ops, "prox_labels", lambda *args, **kw: calls.append(1) or real(*args, **kw))
+    got = torch.func.vmap(lambda x: wt.prox(x, 0.5, l1=0.1, dim=dim), in_dims=in_dim)(batch)
+    assert len(calls) == 1
+    assert torch.equal(got, torch.stack([wt.prox(x, 0.5, l1=0.1, dim=dim) for x in batch.unbind(in_dim)]))
+
+
+def test_vmap_over_the_weights_proxes_each_example_with_its_own():
+    batch = torch.randn(4, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    lams = torch.tensor([0.0, 0.2, 1.0, 3.0], dtype=torch.float64)
+    got = torch.func.vmap(lambda x, lam: wt.prox(x, lam, l1=0.1))(batch, lams)
+    assert torch.equal(got, torch.stack([wt.prox(x, lam, l1=0.1) for x, lam in zip(batch, lams)]))
+    got = torch.func.vmap(lambda l1: wt.prox(batch[0], 0.5, l1=l1))(lams)     # only l1 batched
+    assert torch.equal(got, torch.stack([wt.prox(batch[0], 0.5, l1=l1) for l1 in lams]))
+
+
+def test_per_example_gradients_vmap_of_grad_and_grad_of_vmap():
+    batch = torch.randn(5, 3, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+
+    def loss(x):
+        return (wt.prox(x, 0.4, dim=1) ** 2).sum()
+
+    want = torch.stack([torch.func.grad(loss)(x) for x in batch])
+    torch.testing.assert_close(torch.func.vmap(torch.func.grad(loss))(batch), want, rtol=1e-12, atol=1e-12)
+    total = torch.func.grad(lambda b: torch.func.vmap(loss)(b).sum())(batch)
+    torch.testing.assert_close(total, want, rtol=1e-12, atol=1e-12)
+
+
+def test_double_backward_gives_hessian_vector_products():
+    # (prox(w) ** 2).sum() has gradient 2 J x and Hessian 2 J (J is constant on a piece, J^2 = J).
+    w = _without_ties((9,), seed=4).requires_grad_()
+    x = wt.prox(w, 0.7, l1=0.1)
+    (grad,) = torch.autograd.grad((x ** 2).sum(), w, create_graph=True)
+    v = torch.randn(9, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    (hvp,) = torch.autograd.grad(grad, w, v)
+    jacobian = torch.autograd.functional.jacobian(lambda a: wt.prox(a, 0.7, l1=0.1), w.detach())
+    assert not torch.equal(jacobian, torch.eye(9, dtype=torch.float64))       # clusters of several entries
+    torch.testing.assert_close(hvp, 2 * jacobian @ v, rtol=1e-12, atol=1e-12)
+    assert torch.autograd.gradgradcheck(lambda a: wt.prox(a, 0.7, l1=0.1), (w,))
+
+
+@pytest.mark.parametrize("dim", [None, 1])
+def test_the_operator_passes_opcheck_and_backpropagates_as_prox(dim):
+    w = _without_ties((3, 5), seed=6).requires_grad_()
+    lam, l1 = torch.tensor(0.6, dtype=torch.float64), torch.tensor(0.1, dtype=torch.float64)
+    torch.library.opcheck(torch.ops.wsprox.prox.default, (w, lam, l1, "auto", dim, True))
+    x, labels, sign = torch.ops.wsprox.prox(w, lam, l1, "auto", dim, True)
+    assert labels.dtype == torch.int64 and sign.dtype == torch.int8 and x.is_contiguous()
+    (grad,) = torch.autograd.grad(x.pow(3).sum(), w)
+    (want,) = torch.autograd.grad(wt.prox(w, lam, l1=l1, dim=dim).pow(3).sum(), w)
+    assert torch.equal(grad, want)
 
 
 # ---------------------------------------------------------------- half precision, dim=
@@ -1039,3 +1172,12 @@ def test_check_finite_is_a_bool_option_of_every_group():
                                  check_finite=False, scale_by_lr=False)
     fresh.load_state_dict(state)
     assert [g["check_finite"] for g in fresh.param_groups] == [False, True]
+
+
+def test_jacrev_along_a_dimension_is_the_jacobian_of_every_row():
+    x = torch.tensor([[0.0, 1.0, 10.0], [3.0, -3.0, 0.5]], dtype=torch.float64)
+    jac = torch.func.jacrev(lambda t: wt.prox(t, 2.0, dim=1))(x)
+    for r in range(2):
+        want = torch.func.jacrev(lambda v: wt.prox(v, 2.0))(x[r])
+        torch.testing.assert_close(jac[r, :, r, :], want)
+        torch.testing.assert_close(jac[r, :, 1 - r, :], torch.zeros(3, 3, dtype=torch.float64))

@@ -27,7 +27,7 @@ def to_rows(a, axis, *, xp=np):
     """
     if axis is None:
         return (np.ascontiguousarray(a) if xp is np else a).reshape(1, -1)
-    moved = xp.moveaxis(a, axis, -1)
+    moved = _moveaxis(xp)(a, axis, -1)
     if xp is np:
         moved = np.ascontiguousarray(moved)
     return moved.reshape(math.prod(moved.shape[:-1]), a.shape[axis])
@@ -38,7 +38,12 @@ def from_rows(rows, shape: tuple, axis, *, xp=np):
     if axis is None:
         return rows.reshape(shape)
     moved_shape = tuple(shape[:axis]) + tuple(shape[axis + 1:]) + (shape[axis],)
-    return xp.moveaxis(rows.reshape(moved_shape), -1, axis)
+    return _moveaxis(xp)(rows.reshape(moved_shape), -1, axis)
+
+
+def _moveaxis(xp):
+    # torch's movedim (its moveaxis cannot be batched by torch.func); NumPy's and JAX's moveaxis.
+    return getattr(xp, "movedim", None) or xp.moveaxis
 
 
 def rows_view(a: np.ndarray, axis):
