@@ -19,7 +19,7 @@ from pathlib import Path
 _MISSING = """\
 .. note::
 
-   {what} not committed yet: {how}
+   {what} not measured for this version: {how}
 """
 
 
