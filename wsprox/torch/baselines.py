@@ -47,7 +47,7 @@ def beta_lasso_(tensor: torch.Tensor, lam: float, beta: float, *, lr: float) -> 
     Returns
     -------
     torch.Tensor
-        ``tensor`` itself.
+        ``tensor`` itself, after the sign step and the hard threshold.
 
     Raises
     ------

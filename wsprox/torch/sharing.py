@@ -67,7 +67,7 @@ def tie_(tensor: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     Returns
     -------
     torch.Tensor
-        ``tensor`` itself.
+        ``tensor`` itself, every cluster at its mean.
 
     Raises
     ------
